@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test of the project on this machine: installs what is missing (tools/install.sh),
+# checks formatting and lints, validates docker-compose.yml, builds and tests the contracts with
+# forge, and runs the Rust tests (unit and integration, against real local nodes).
+#
+# COMPOSE=1 runs the integration tests against the services of docker-compose.yml instead of
+# spawning local nodes (see tests/src/compose.rs for the endpoint variables).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+TOOLS=${SYMBIOTE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/symbiote-relayer}
+export PATH=$TOOLS/bin:$PATH
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+
+step "installing tools (cached in $TOOLS)"
+tools/install.sh
+
+step "docker-compose.yml syntax"
+docker-compose -f docker-compose.yml config --quiet
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "contracts: forge build and forge test"
+(cd contracts && forge build && forge test)
+
+step "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  cargo test --workspace --locked --doc
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+printf '\nall tests passed in %ss\n' "$(($(date +%s) - started))"
