@@ -3,5 +3,44 @@
 //!
 //! This crate depends on no other crate of the workspace; `chain-adapters` and `relayer` depend
 //! on it for the chain's types and commitment formats.
+//!
+//! Layout of the pure-logic core:
+//! - [`hash`]: blake3 with one domain-separation prefix per kind of object;
+//! - [`codec`]: the canonical, versioned binary encoding (format byte + borsh) and its limits;
+//! - [`types`]: identifiers and quantities (heights, amounts, hostchain ids, ...);
+//! - [`crypto`]: ed25519 keys and signatures over domain-separated digests;
+//! - [`validators`], [`certificate`]: validator sets, votes and quorum certificates;
+//! - [`block`], [`light_client`]: headers, blocks, finalized blocks, and following headers
+//!   across validator-set changes;
+//! - [`merkle`], [`commitment`], [`proof`]: Merkle trees, commitments over block ranges,
+//!   aggregates, and the proofs from a block hash to an anchored aggregate root.
+//!
+//! The chain itself:
+//! - [`tx`]: transactions (transfers, bridge mints and burns, governance) and their signatures;
+//! - [`state`], [`governance`], [`genesis`]: the deterministic state machine;
+//! - [`node`]: the validator process (store, consensus, catch-up, HTTP API and client);
+//! - [`keyfile`]: key files and key environment variables.
+//!
+//! Every error in the pure-logic modules is about the data it was given: retrying the same
+//! call with the same input never helps. The node's errors say whether a retry can help.
 
+pub mod block;
+pub mod certificate;
+pub mod codec;
+pub mod commitment;
+pub mod crypto;
+pub mod genesis;
+pub mod governance;
 pub mod hash;
+pub mod keyfile;
+pub mod light_client;
+pub mod merkle;
+pub mod node;
+pub mod proof;
+pub mod state;
+pub mod tx;
+pub mod types;
+pub mod validators;
+
+#[cfg(test)]
+mod test_support;

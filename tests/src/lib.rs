@@ -17,9 +17,10 @@ pub mod compose;
 mod error;
 pub mod ports;
 pub mod postgres;
-mod process;
+pub mod process;
 pub mod rpc;
 pub mod solana;
+pub mod symbiote;
 pub mod tools;
 
 pub use anvil::Anvil;

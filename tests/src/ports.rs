@@ -30,7 +30,9 @@ fn bindable(port: u16) -> bool {
 /// `len` consecutive free ports; returns the first.
 pub fn free_range(len: u16) -> Result<u16, HarnessError> {
     if len == 0 || len >= BAND.end - BAND.start {
-        return Err(HarnessError::Ports(format!("cannot allocate a range of {len} ports")));
+        return Err(HarnessError::Ports(format!(
+            "cannot allocate a range of {len} ports"
+        )));
     }
     let mut rng = rand::thread_rng();
     let mut taken = handed_out()

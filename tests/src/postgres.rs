@@ -57,13 +57,19 @@ impl Postgres {
     /// Starts a new cluster on a free port. PostgreSQL refuses to run as root, so as root the
     /// cluster runs as the `postgres` user (or `nobody` where there is none).
     pub async fn spawn() -> Result<Self, HarnessError> {
-        let initdb = tools::find("initdb")?;
-        let postgres = tools::find("postgres")?;
+        // Resolved to the real files: the unprivileged user may not traverse the folder that
+        // holds the links (a home directory under /root, say).
+        let initdb = resolve(tools::find("initdb")?);
+        let postgres = resolve(tools::find("postgres")?);
         let dir = tempfile::Builder::new()
             .prefix("postgres-")
             .tempdir()
             .map_err(|e| HarnessError::io("create PostgreSQL data directory", e))?;
-        let owner = if is_root() { unprivileged_user()? } else { None };
+        let owner = if is_root() {
+            unprivileged_user()?
+        } else {
+            None
+        };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
                 .map_err(|e| HarnessError::io(format!("chown {}", dir.path().display()), e))?;
@@ -71,10 +77,15 @@ impl Postgres {
         let data = dir.path().join("data");
 
         let mut command = Command::new(&initdb);
-        command
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        command.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
         run_as(&mut command, owner);
         let output = command.output().map_err(|source| HarnessError::Spawn {
             what: "initdb".into(),
@@ -110,13 +121,14 @@ impl Postgres {
             let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
             let ready = process
                 .wait_ready(Duration::from_secs(60), || async {
-                    let conn = sqlx::PgConnection::connect(&url).await.map_err(|e| {
-                        HarnessError::Rpc {
-                            url: url.clone(),
-                            method: "connect".into(),
-                            reason: e.to_string(),
-                        }
-                    })?;
+                    let conn =
+                        sqlx::PgConnection::connect(&url)
+                            .await
+                            .map_err(|e| HarnessError::Rpc {
+                                url: url.clone(),
+                                method: "connect".into(),
+                                reason: e.to_string(),
+                            })?;
                     let _ = conn.close().await;
                     Ok(())
                 })
@@ -147,8 +159,12 @@ impl Postgres {
 
 fn run_as(command: &mut Command, owner: Option<(u32, u32)>) {
     if let Some((uid, gid)) = owner {
-        command.uid(uid).gid(gid);
+        command.uid(uid).gid(gid).current_dir("/");
     }
+}
+
+fn resolve(path: std::path::PathBuf) -> std::path::PathBuf {
+    std::fs::canonicalize(&path).unwrap_or(path)
 }
 
 fn is_root() -> bool {

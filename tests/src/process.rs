@@ -1,4 +1,5 @@
-//! A node process that is killed when its handle is dropped.
+//! A node process that is killed when its handle is dropped: used for the hostchain nodes and
+//! by tests that run the project's own binaries (symbiote validators, relayers).
 
 use std::fs::File;
 use std::future::Future;
@@ -13,7 +14,7 @@ use crate::HarnessError;
 /// How much of a node's log an error message shows.
 const LOG_TAIL_BYTES: u64 = 4_000;
 
-pub(crate) struct NodeProcess {
+pub struct NodeProcess {
     /// What the node is, for messages ("anvil", "bitcoind", ...).
     name: String,
     /// Where stdout and stderr go; its tail is shown when the node fails.
@@ -22,14 +23,14 @@ pub(crate) struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts `command` with stdout and stderr appended to `log_path`, in a process group of
+    /// Starts `command` with stdout and stderr appended to `log_path` (created if missing), in
+    /// a process group of
     /// its own so that a Ctrl-C at the terminal reaches only the harness, which then stops it.
-    pub(crate) fn spawn(
-        name: &str,
-        mut command: Command,
-        log_path: &Path,
-    ) -> Result<Self, HarnessError> {
-        let log = File::create(log_path)
+    pub fn spawn(name: &str, mut command: Command, log_path: &Path) -> Result<Self, HarnessError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path)
             .map_err(|e| HarnessError::io(format!("create {}", log_path.display()), e))?;
         let log_err = log
             .try_clone()
@@ -50,16 +51,16 @@ impl NodeProcess {
         })
     }
 
-    pub(crate) fn log_path(&self) -> &Path {
+    pub fn log_path(&self) -> &Path {
         &self.log_path
     }
 
     /// The last lines of the node's output.
-    pub(crate) fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         log_tail(&self.log_path)
     }
 
-    pub(crate) fn not_ready(&self, reason: impl Into<String>) -> HarnessError {
+    pub fn not_ready(&self, reason: impl Into<String>) -> HarnessError {
         HarnessError::NotReady {
             what: self.name.clone(),
             reason: reason.into(),
@@ -97,8 +98,19 @@ impl NodeProcess {
         }
     }
 
+    /// Kills the process now (SIGKILL) and waits for it; dropping the handle does the same.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Whether the log mentions a port already in use (a lost race for a free port).
-    pub(crate) fn lost_port_race(&self) -> bool {
+    pub fn lost_port_race(&self) -> bool {
         let tail = self.log_tail().to_lowercase();
         tail.contains("address already in use") || tail.contains("addrinuse")
     }
@@ -106,12 +118,12 @@ impl NodeProcess {
 
 impl Drop for NodeProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
-pub(crate) fn log_tail(path: &Path) -> String {
+/// The last lines of the file at `path`.
+pub fn log_tail(path: &Path) -> String {
     let Ok(mut file) = File::open(path) else {
         return String::from("(no log)");
     };

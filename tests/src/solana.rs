@@ -64,8 +64,11 @@ impl SolanaValidator {
                 .arg((base + 3).to_string())
                 .arg("--dynamic-port-range")
                 .arg(format!("{}-{}", base + 4, base + 4 + DYNAMIC_PORTS));
-            let mut process =
-                NodeProcess::spawn("solana validator", command, &dir.path().join("validator.log"))?;
+            let mut process = NodeProcess::spawn(
+                "solana validator",
+                command,
+                &dir.path().join("validator.log"),
+            )?;
             let validator = SolanaValidator {
                 url: format!("http://127.0.0.1:{base}"),
                 faucet_keypair: Some(ledger.join("faucet-keypair.json")),

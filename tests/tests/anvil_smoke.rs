@@ -1,5 +1,7 @@
 //! anvil is real: a signed transfer is mined and its receipt and effect can be read back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
@@ -21,9 +23,12 @@ async fn transfer_is_mined_and_receipt_reads_back() {
     let provider = ProviderBuilder::new()
         .wallet(signer)
         .connect_http(anvil.rpc_url().parse().unwrap());
-    assert_eq!(provider.get_chain_id().await.unwrap(), anvil.chain_id().await.unwrap());
+    assert_eq!(
+        provider.get_chain_id().await.unwrap(),
+        anvil.chain_id().await.unwrap()
+    );
 
-    let to = Address::random();
+    let to: Address = PrivateKeySigner::random().address();
     let tx = TransactionRequest::default()
         .with_to(to)
         .with_value(U256::from(123_456_789u64));
@@ -45,5 +50,8 @@ async fn transfer_is_mined_and_receipt_reads_back() {
         .unwrap()
         .expect("receipt is stored by the node");
     assert_eq!(fetched.block_hash, receipt.block_hash);
-    assert_eq!(provider.get_balance(to).await.unwrap(), U256::from(123_456_789u64));
+    assert_eq!(
+        provider.get_balance(to).await.unwrap(),
+        U256::from(123_456_789u64)
+    );
 }

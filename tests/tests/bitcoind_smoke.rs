@@ -1,5 +1,7 @@
 //! bitcoind regtest is real: coinbases mature and `scantxoutset` finds them without a wallet.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::{Address, Amount, CompressedPublicKey, Network, PrivateKey};
 use bitcoincore_rpc::json::ScanTxOutRequest;
@@ -41,7 +43,11 @@ async fn mined_coinbase_matures_and_scantxoutset_finds_it() {
     .unwrap();
 
     assert_eq!(tip, start_height + 101);
-    assert_eq!(scan.unspents.len(), 101, "one coinbase output per mined block");
+    assert_eq!(
+        scan.unspents.len(),
+        101,
+        "one coinbase output per mined block"
+    );
     let matured: Vec<_> = scan
         .unspents
         .iter()

@@ -1,5 +1,7 @@
 //! The harness itself: nodes run side by side without colliding, and stop when dropped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use devnet::{Anvil, Bitcoind, Postgres, compose};
 use serde_json::json;
 
@@ -12,14 +14,24 @@ async fn nodes_of_one_kind_run_side_by_side() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_ne!(a.rpc_url(), b.rpc_url());
     a.mine(5).await.unwrap();
-    let height = |v: serde_json::Value| u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
-    assert_eq!(height(a.call("eth_blockNumber", json!([])).await.unwrap()), 5);
-    assert_eq!(height(b.call("eth_blockNumber", json!([])).await.unwrap()), 0);
+    let height = |v: serde_json::Value| {
+        u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    };
+    assert_eq!(
+        height(a.call("eth_blockNumber", json!([])).await.unwrap()),
+        5
+    );
+    assert_eq!(
+        height(b.call("eth_blockNumber", json!([])).await.unwrap()),
+        0
+    );
 
     let (x, y) = tokio::join!(Bitcoind::spawn(), Bitcoind::spawn());
     let (x, y) = (x.unwrap(), y.unwrap());
     assert_ne!(x.rpc_url(), y.rpc_url());
-    x.mine_to(3, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080").await.unwrap();
+    x.mine_to(3, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080")
+        .await
+        .unwrap();
     assert_eq!(x.call("getblockcount", json!([])).await.unwrap(), json!(3));
     assert_eq!(y.call("getblockcount", json!([])).await.unwrap(), json!(0));
 
@@ -39,7 +51,10 @@ async fn dropping_a_node_stops_it() {
     drop(anvil);
     let client = devnet::rpc::client();
     let after = devnet::rpc::call(&client, &url, None, "eth_chainId", json!([])).await;
-    assert!(after.is_err(), "anvil still answers after its handle was dropped");
+    assert!(
+        after.is_err(),
+        "anvil still answers after its handle was dropped"
+    );
     assert!(!log.exists(), "the data directory is removed with the node");
 }
 

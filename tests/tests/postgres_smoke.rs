@@ -1,5 +1,7 @@
 //! PostgreSQL is real: a table is created, written and read back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use devnet::Postgres;
 use sqlx::Row;
 
@@ -30,5 +32,8 @@ async fn table_round_trip() {
         .bind(vec![9u8; 32])
         .execute(&pool)
         .await;
-    assert!(duplicate.is_err(), "the primary key must refuse a second row 1");
+    assert!(
+        duplicate.is_err(),
+        "the primary key must refuse a second row 1"
+    );
 }

@@ -1,10 +1,12 @@
 //! The Solana test validator is real: an airdrop from its faucet lands and the balance reads back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, Instant};
 
 use devnet::SolanaValidator;
 use solana_client::nonblocking::rpc_client::RpcClient;
-use solana_sdk::commitment_config::CommitmentConfig;
+use solana_commitment_config::CommitmentConfig;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
 
@@ -13,8 +15,10 @@ const LAMPORTS_PER_SOL: u64 = 1_000_000_000;
 #[tokio::test]
 async fn airdrop_lands_and_balance_reads_back() {
     let validator = SolanaValidator::start().await.unwrap();
-    let client =
-        RpcClient::new_with_commitment(validator.rpc_url().to_string(), CommitmentConfig::confirmed());
+    let client = RpcClient::new_with_commitment(
+        validator.rpc_url().to_string(),
+        CommitmentConfig::confirmed(),
+    );
     let version = client.get_version().await.unwrap();
     assert!(!version.solana_core.is_empty());
 
@@ -25,10 +29,16 @@ async fn airdrop_lands_and_balance_reads_back() {
         .unwrap();
     let started = Instant::now();
     while !client.confirm_transaction(&signature).await.unwrap() {
-        assert!(started.elapsed() < Duration::from_secs(60), "airdrop not confirmed in 60s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "airdrop not confirmed in 60s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(client.get_balance(&recipient).await.unwrap(), 2 * LAMPORTS_PER_SOL);
+    assert_eq!(
+        client.get_balance(&recipient).await.unwrap(),
+        2 * LAMPORTS_PER_SOL
+    );
     assert_eq!(client.get_balance(&Pubkey::new_unique()).await.unwrap(), 0);
 }
 

@@ -17,8 +17,7 @@ const BITCOIN_BLOCK_EVERY: Duration = Duration::from_secs(10);
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
 
@@ -32,8 +31,15 @@ async fn main() -> Result<()> {
         .context("mining the first regtest blocks")?;
 
     let (user, password) = bitcoind.auth();
-    println!("bitcoind  {}  (rpc user {user}, password {password})", bitcoind.rpc_url());
-    println!("anvil     {}  (chain id {})", anvil.rpc_url(), anvil.chain_id().await?);
+    println!(
+        "bitcoind  {}  (rpc user {user}, password {password})",
+        bitcoind.rpc_url()
+    );
+    println!(
+        "anvil     {}  (chain id {})",
+        anvil.rpc_url(),
+        anvil.chain_id().await?
+    );
     if let Some(key) = anvil.dev_keys().first() {
         println!("          funded dev key {key}");
     }

@@ -1,0 +1,352 @@
+//! An HTTP client for a symbiote node: used by the CLI, by other validators (consensus and
+//! catch-up) and by the relayer's follower.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::block::Block;
+use crate::codec::{Canonical, CodecError};
+use crate::crypto::PublicKey;
+use crate::hash::Hash;
+use crate::state::WithdrawalOrder;
+use crate::tx::{DepositId, SignedTransaction};
+use crate::types::{Height, Nonce};
+use crate::validators::ValidatorSet;
+
+use super::consensus::VoteReply;
+use super::store::ChainBlock;
+use super::wire::{
+    AccountReply, CommitmentReply, DepositReply, ErrorReply, GovernanceReply, HeadInfo, NodeInfo,
+    SubmitReply, SubmitRequest, TxStatusReply,
+};
+
+/// Why a call to a node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: HTTP {status}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{url}: {source}")]
+    Decode {
+        url: String,
+        #[source]
+        source: CodecError,
+    },
+}
+
+impl ClientError {
+    /// Whether trying again later can help: the node was unreachable, timed out or failed
+    /// internally, as opposed to refusing the request.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Http { .. } => true,
+            ClientError::Status { status, .. } => *status >= 500 || *status == 429,
+            ClientError::Decode { .. } => false,
+        }
+    }
+
+    /// The HTTP status the node answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A client of one node.
+#[derive(Clone, Debug)]
+pub struct NodeClient {
+    /// The node's base URL, without a trailing slash.
+    base: String,
+    /// Shared connection pool.
+    http: reqwest::Client,
+}
+
+/// The time-out of one request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap_or_default()
+}
+
+impl NodeClient {
+    /// A client of the node at `base` (for example `http://127.0.0.1:7000`).
+    pub fn new(base: &str) -> Self {
+        NodeClient {
+            base: base.trim_end_matches('/').to_string(),
+            http: http_client(),
+        }
+    }
+
+    /// The node's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let response = request.send().await.map_err(|source| ClientError::Http {
+            url: url.to_string(),
+            source,
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<ErrorReply>(&text)
+            .map(|e| e.error)
+            .unwrap_or(text);
+        Err(ClientError::Status {
+            url: url.to_string(),
+            status,
+            message,
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let response = self.send(self.http.get(&url), &url).await?;
+        response
+            .json()
+            .await
+            .map_err(|source| ClientError::Http { url, source })
+    }
+
+    async fn get_optional_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let url = format!("{}{path}", self.base);
+        match self.send(self.http.get(&url), &url).await {
+            Ok(response) => {
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|source| ClientError::Http { url, source })?;
+                Ok(Some(bytes.to_vec()))
+            }
+            Err(ClientError::Status { status, .. }) if status == StatusCode::NOT_FOUND.as_u16() => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn post_bytes(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let request = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        self.send(request, &url).await
+    }
+
+    /// Who the node is.
+    pub async fn node_info(&self) -> Result<NodeInfo, ClientError> {
+        self.get_json("/v1/node").await
+    }
+
+    /// The finalized head.
+    pub async fn head(&self) -> Result<HeadInfo, ClientError> {
+        self.get_json("/v1/head").await
+    }
+
+    /// The finalized block at `height`, or `None` if the node has none there yet. The block is
+    /// decoded but not verified: callers check it against the validator set they trust.
+    pub async fn block(&self, height: Height) -> Result<Option<ChainBlock>, ClientError> {
+        let path = format!("/v1/blocks/{}/raw", height.get());
+        match self.get_optional_bytes(&path).await? {
+            Some(bytes) => {
+                ChainBlock::decode(&bytes)
+                    .map(Some)
+                    .map_err(|source| ClientError::Decode {
+                        url: format!("{}{path}", self.base),
+                        source,
+                    })
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Submits a signed transaction.
+    pub async fn submit(&self, tx: &SignedTransaction) -> Result<SubmitReply, ClientError> {
+        let url = format!("{}/v1/transactions", self.base);
+        let body = SubmitRequest {
+            tx: hex::encode(tx.encode()),
+        };
+        let response = self.send(self.http.post(&url).json(&body), &url).await?;
+        response
+            .json()
+            .await
+            .map_err(|source| ClientError::Http { url, source })
+    }
+
+    /// Forwards a transaction to a peer without it forwarding further.
+    pub async fn forward(&self, tx: &SignedTransaction) -> Result<(), ClientError> {
+        let url = format!("{}/v1/transactions?forwarded=true", self.base);
+        let body = SubmitRequest {
+            tx: hex::encode(tx.encode()),
+        };
+        self.send(self.http.post(&url).json(&body), &url)
+            .await
+            .map(|_| ())
+    }
+
+    /// Where a transaction stands.
+    pub async fn tx_status(&self, hash: &Hash) -> Result<TxStatusReply, ClientError> {
+        self.get_json(&format!("/v1/transactions/{hash}")).await
+    }
+
+    /// An account's nonce and balances.
+    pub async fn account(&self, key: &PublicKey) -> Result<AccountReply, ClientError> {
+        self.get_json(&format!("/v1/accounts/{key}")).await
+    }
+
+    /// Withdrawal orders from nonce `from`, at most `limit`.
+    pub async fn withdrawals(
+        &self,
+        from: Nonce,
+        limit: usize,
+    ) -> Result<Vec<WithdrawalOrder>, ClientError> {
+        self.get_json(&format!(
+            "/v1/withdrawals?from={}&limit={limit}",
+            from.get()
+        ))
+        .await
+    }
+
+    /// Governance: every set's history and every proposal.
+    pub async fn governance(&self) -> Result<GovernanceReply, ClientError> {
+        self.get_json("/v1/governance").await
+    }
+
+    /// The validator set that signs block `height`.
+    pub async fn validators_at(&self, height: Height) -> Result<ValidatorSet, ClientError> {
+        self.get_json(&format!("/v1/validators?height={}", height.get()))
+            .await
+    }
+
+    /// A commitment over blocks `from..=to` with the proof of block `height` in it.
+    pub async fn commitment(
+        &self,
+        from: Height,
+        to: Height,
+        height: Height,
+    ) -> Result<CommitmentReply, ClientError> {
+        self.get_json(&format!(
+            "/v1/proofs/commitment?from={}&to={}&height={}",
+            from.get(),
+            to.get(),
+            height.get()
+        ))
+        .await
+    }
+
+    /// Whether a deposit has been minted.
+    pub async fn deposit_minted(&self, id: &DepositId) -> Result<bool, ClientError> {
+        let reply: DepositReply = self
+            .get_json(&format!(
+                "/v1/deposits/{}/{}/{}",
+                id.hostchain, id.tx, id.index
+            ))
+            .await?;
+        Ok(reply.minted)
+    }
+
+    /// Sends a proposal; returns the node's vote.
+    pub async fn propose(
+        &self,
+        block: &Block<SignedTransaction>,
+    ) -> Result<VoteReply, ClientError> {
+        let url = format!("{}/v1/consensus/proposal", self.base);
+        let response = self
+            .post_bytes("/v1/consensus/proposal", block.encode())
+            .await?;
+        response
+            .json()
+            .await
+            .map_err(|source| ClientError::Http { url, source })
+    }
+
+    /// Announces a finalized block.
+    pub async fn announce(&self, block: &ChainBlock) -> Result<(), ClientError> {
+        self.post_bytes("/v1/consensus/commit", block.encode())
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The other validators' nodes.
+#[derive(Clone, Debug, Default)]
+pub struct Peers {
+    /// One client per peer.
+    nodes: Vec<NodeClient>,
+}
+
+impl Peers {
+    /// Peers at these base URLs.
+    pub fn new(urls: &[String]) -> Self {
+        Peers {
+            nodes: urls.iter().map(|u| NodeClient::new(u)).collect(),
+        }
+    }
+
+    /// The peers' clients.
+    pub fn nodes(&self) -> &[NodeClient] {
+        &self.nodes
+    }
+
+    /// Sends a proposal to every peer at once; returns each peer's answer.
+    pub async fn propose(
+        &self,
+        block: &Block<SignedTransaction>,
+    ) -> Vec<(String, Result<VoteReply, ClientError>)> {
+        let calls = self
+            .nodes
+            .iter()
+            .map(|node| async move { (node.url().to_string(), node.propose(block).await) });
+        futures::future::join_all(calls).await
+    }
+
+    /// Announces a finalized block to every peer (best effort: a peer that misses it catches
+    /// up by itself).
+    pub async fn announce(&self, block: &ChainBlock) {
+        let calls = self.nodes.iter().map(|node| async move {
+            if let Err(e) = node.announce(block).await {
+                tracing::debug!(peer = node.url(), error = %e, "announce failed");
+            }
+        });
+        futures::future::join_all(calls).await;
+    }
+
+    /// Forwards a transaction to every peer (best effort).
+    pub async fn forward(&self, tx: &SignedTransaction) {
+        let calls = self.nodes.iter().map(|node| async move {
+            if let Err(e) = node.forward(tx).await {
+                tracing::debug!(peer = node.url(), error = %e, "forwarding a transaction failed");
+            }
+        });
+        futures::future::join_all(calls).await;
+    }
+}

@@ -1,0 +1,129 @@
+//! The JSON bodies of the node's HTTP API, shared by the server ([`super::api`]) and the
+//! client ([`super::client`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::Header;
+use crate::commitment::{BlockProof, Commitment};
+use crate::crypto::PublicKey;
+use crate::governance::{History, Proposal};
+use crate::hash::Hash;
+use crate::tx::{Asset, RelayerSet};
+use crate::types::{Amount, Height, HostchainId, Nonce, SymbioteId};
+use crate::validators::ValidatorSet;
+
+/// `GET /v1/node`: who this node is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The symbiote's name.
+    pub chain_name: String,
+    /// The symbiote's id.
+    pub symbiote: SymbioteId,
+    /// This node's validator key, if it has one.
+    pub validator: Option<PublicKey>,
+    /// The finalized height.
+    pub height: Height,
+    /// Transactions waiting in this node's mempool.
+    pub mempool: usize,
+}
+
+/// `GET /v1/head`: the finalized head.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeadInfo {
+    /// Its height.
+    pub height: Height,
+    /// Its hash.
+    pub hash: Hash,
+    /// The header.
+    pub header: Header,
+}
+
+/// `POST /v1/transactions` body: a signed transaction's canonical encoding, hex.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    /// Hex of [`crate::codec::Canonical::encode`] of a `SignedTransaction`.
+    pub tx: String,
+}
+
+/// `POST /v1/transactions` reply.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubmitReply {
+    /// The transaction's hash, to ask for its status.
+    pub hash: Hash,
+    /// False if the node already had it.
+    pub added: bool,
+}
+
+/// `GET /v1/transactions/{hash}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatusReply {
+    /// Waiting in the node's mempool.
+    Pending,
+    /// In the finalized block at `height`.
+    Included {
+        /// The block's height.
+        height: Height,
+    },
+    /// Not known to this node (never received, or dropped as invalid).
+    Unknown,
+}
+
+/// One balance of an account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Balance {
+    /// The asset.
+    pub asset: Asset,
+    /// How much.
+    pub amount: Amount,
+}
+
+/// `GET /v1/accounts/{key}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccountReply {
+    /// The account.
+    pub key: PublicKey,
+    /// The nonce its next transaction must carry.
+    pub nonce: Nonce,
+    /// Its non-zero balances.
+    pub balances: Vec<Balance>,
+}
+
+/// `GET /v1/governance`: every set's history, and every proposal.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GovernanceReply {
+    /// The height these answers are at.
+    pub height: Height,
+    /// Hostchain sets with the height each took effect.
+    pub hostchains: History<Vec<HostchainId>>,
+    /// Relayer sets.
+    pub relayers: History<RelayerSet>,
+    /// Validator sets.
+    pub validators: History<ValidatorSet>,
+    /// Proposals, oldest first.
+    pub proposals: Vec<Proposal>,
+}
+
+/// `GET /v1/proofs/commitment?from&to&height`: a commitment over finalized blocks
+/// `from..=to` and the proof that block `height` is in it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CommitmentReply {
+    /// The commitment (with the certificate of block `to`).
+    pub commitment: Commitment,
+    /// Block `height` inside it.
+    pub block: BlockProof,
+}
+
+/// `GET /v1/deposits/{hostchain}/{tx}/{index}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DepositReply {
+    /// Whether the deposit has been minted.
+    pub minted: bool,
+}
+
+/// Any error reply.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// What is wrong.
+    pub error: String,
+}

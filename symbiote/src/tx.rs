@@ -1,0 +1,346 @@
+//! Transactions of the symbiote: what accounts, relayers and validators sign.
+//!
+//! A [`SignedTransaction`] is signed by its sender over the symbiote id, the sender's nonce and
+//! the body, so it can be used once, on one symbiote only. What a transaction may do is decided
+//! by [`crate::state::ChainState`]; this module only defines and signs them.
+//!
+//! Persisted format: these types are part of every block. Renaming or reordering enum variants
+//! or fields changes the encoding and every hash built on it.
+
+use std::collections::BTreeSet;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Canonical;
+use crate::crypto::{self, CryptoError, Keypair, PublicKey, Signature};
+use crate::hash::{Domain, Hash, hash};
+use crate::types::{
+    Amount, Height, HostAddress, HostTxId, HostchainId, Nonce, SymbioteId, TokenId,
+};
+use crate::validators::ValidatorSet;
+
+/// An asset held on the symbiote: its own native coin, or a token of a hostchain that was
+/// bridged in (wrapped).
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Asset {
+    /// The symbiote's native coin (it cannot leave the symbiote).
+    Native,
+    /// A hostchain token held on the symbiote, minted from deposits and burnt for releases.
+    Wrapped {
+        /// The hostchain the token lives on.
+        hostchain: HostchainId,
+        /// The token on that hostchain (`native` for its native coin).
+        token: TokenId,
+    },
+}
+
+/// Identifies a bridge deposit on a hostchain: the transaction and the position of the event
+/// (EVM log index, Solana instruction index, Bitcoin output index) inside it.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct DepositId {
+    /// The hostchain the deposit was made on.
+    pub hostchain: HostchainId,
+    /// The hostchain transaction, in the hostchain's own text format.
+    pub tx: HostTxId,
+    /// The event's position inside the transaction.
+    pub index: u32,
+}
+
+/// A bridge deposit seen on a hostchain, to be minted on the symbiote.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Deposit {
+    /// Which deposit: minted at most once.
+    pub id: DepositId,
+    /// The token deposited (`native` for the hostchain's native coin).
+    pub token: TokenId,
+    /// How much, in the token's smallest unit.
+    pub amount: Amount,
+    /// The symbiote account credited.
+    pub recipient: PublicKey,
+}
+
+impl Deposit {
+    /// The asset this deposit mints.
+    pub fn asset(&self) -> Asset {
+        Asset::Wrapped {
+            hostchain: self.id.hostchain.clone(),
+            token: self.token.clone(),
+        }
+    }
+
+    /// What a relayer signs to attest that this deposit is final on its hostchain.
+    pub fn attestation_digest(&self, symbiote: SymbioteId) -> Hash {
+        hash(
+            Domain::MintAttestation,
+            &[symbiote.as_hash().as_bytes(), &borsh_bytes(self)],
+        )
+    }
+
+    /// A relayer's attestation of this deposit.
+    pub fn attest(&self, symbiote: SymbioteId, relayer: &Keypair) -> Signature {
+        relayer.sign_digest(&self.attestation_digest(symbiote))
+    }
+}
+
+/// An EVM address (20 bytes), under which a relayer signs for the EVM contracts.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub struct EvmAddress(pub [u8; 20]);
+
+impl Serialize for EvmAddress {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(self.0)))
+    }
+}
+
+impl<'de> Deserialize<'de> for EvmAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        let digits = text.strip_prefix("0x").unwrap_or(&text);
+        let mut out = [0u8; 20];
+        hex::decode_to_slice(digits, &mut out)
+            .map_err(|e| serde::de::Error::custom(format!("EVM address '{text}': {e}")))?;
+        Ok(EvmAddress(out))
+    }
+}
+
+/// One member of the relayer set.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Relayer {
+    /// The relayer's symbiote key: attests deposits and signs its symbiote transactions.
+    pub key: PublicKey,
+    /// The relayer's EVM address: signs anchors and releases for the EVM contracts.
+    pub evm_address: EvmAddress,
+}
+
+/// The relayers and how many of them must sign (mints here; anchors and releases on the
+/// hostchain contracts).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RelayerSet {
+    /// The members, in the order their indices refer to.
+    pub members: Vec<Relayer>,
+    /// How many distinct members must sign.
+    pub threshold: u16,
+}
+
+impl RelayerSet {
+    /// Checks the set: members non-empty with distinct keys and EVM addresses, and a threshold
+    /// between 1 and the number of members.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.members.is_empty() {
+            return Err("the relayer set is empty".into());
+        }
+        if self.members.len() > usize::from(u16::MAX) {
+            return Err(format!("{} relayers is too many", self.members.len()));
+        }
+        let keys: BTreeSet<_> = self.members.iter().map(|r| r.key).collect();
+        let evm: BTreeSet<_> = self.members.iter().map(|r| r.evm_address).collect();
+        if keys.len() != self.members.len() || evm.len() != self.members.len() {
+            return Err("the relayer set lists a key or EVM address twice".into());
+        }
+        if self.threshold == 0 || usize::from(self.threshold) > self.members.len() {
+            return Err(format!(
+                "threshold {} is not between 1 and the {} members",
+                self.threshold,
+                self.members.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The member at `index`.
+    pub fn get(&self, index: u16) -> Option<&Relayer> {
+        self.members.get(usize::from(index))
+    }
+
+    /// The index of the member with symbiote key `key`.
+    pub fn index_of(&self, key: &PublicKey) -> Option<u16> {
+        self.members
+            .iter()
+            .position(|r| &r.key == key)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// A digest of the set, for comparisons and for hostchain contracts.
+    pub fn hash(&self) -> Hash {
+        hash(Domain::RelayerSet, &[&borsh_bytes(self)])
+    }
+}
+
+/// A change that governance can make, effective from an activation height.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GovernanceChange {
+    /// The hostchains the symbiote anchors into (and bridges with).
+    Hostchains(Vec<HostchainId>),
+    /// The relayer set, with its keys and threshold.
+    Relayers(RelayerSet),
+    /// The validator set that signs blocks.
+    Validators(ValidatorSet),
+}
+
+/// Identifies a governance proposal (sequential, from 1).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(transparent)]
+pub struct ProposalId(pub u64);
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transaction {
+    /// Moves `amount` of `asset` from the sender to `to`.
+    Transfer {
+        /// The receiving account.
+        to: PublicKey,
+        /// What is moved.
+        asset: Asset,
+        /// How much.
+        amount: Amount,
+    },
+    /// Credits a hostchain deposit, attested by a threshold of the relayer set.
+    Mint {
+        /// The deposit.
+        deposit: Deposit,
+        /// (relayer index, signature over [`Deposit::attestation_digest`]), indices increasing.
+        attestations: Vec<(u16, Signature)>,
+    },
+    /// Burns wrapped tokens and orders their release on the hostchain.
+    Burn {
+        /// The hostchain to release on.
+        hostchain: HostchainId,
+        /// The token on that hostchain.
+        token: TokenId,
+        /// How much.
+        amount: Amount,
+        /// The receiving address on the hostchain.
+        destination: HostAddress,
+    },
+    /// A validator proposes a governance change (and votes for it).
+    Propose {
+        /// The change.
+        change: GovernanceChange,
+        /// The first height at which the change is in force.
+        activation: Height,
+    },
+    /// A validator votes on an open proposal.
+    Vote {
+        /// The proposal.
+        proposal: ProposalId,
+        /// For or against.
+        approve: bool,
+    },
+}
+
+/// A transaction with its sender, nonce and the sender's signature.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The signing account.
+    pub sender: PublicKey,
+    /// The sender's next nonce: each nonce is accepted once, in order.
+    pub nonce: Nonce,
+    /// What the transaction does.
+    pub body: Transaction,
+    /// The sender's signature over [`SignedTransaction::signing_digest`].
+    pub signature: Signature,
+}
+
+impl Canonical for SignedTransaction {
+    const KIND: &'static str = "transaction";
+    const MAX_ENCODED_LEN: usize = 64 * 1024;
+}
+
+impl SignedTransaction {
+    /// Signs `body` as `keypair`'s transaction number `nonce` on `symbiote`.
+    pub fn sign(keypair: &Keypair, symbiote: SymbioteId, nonce: Nonce, body: Transaction) -> Self {
+        let sender = keypair.public();
+        let digest = signing_digest(symbiote, &sender, nonce, &body);
+        SignedTransaction {
+            sender,
+            nonce,
+            signature: keypair.sign_digest(&digest),
+            body,
+        }
+    }
+
+    /// What the sender signs: the symbiote, the sender, the nonce and the body.
+    pub fn signing_digest(&self, symbiote: SymbioteId) -> Hash {
+        signing_digest(symbiote, &self.sender, self.nonce, &self.body)
+    }
+
+    /// Checks the sender's signature for `symbiote`.
+    pub fn verify_signature(&self, symbiote: SymbioteId) -> Result<(), CryptoError> {
+        crypto::verify_digest(
+            &self.sender,
+            &self.signing_digest(symbiote),
+            &self.signature,
+        )
+    }
+
+    /// The transaction's id: the hash of its canonical encoding.
+    pub fn hash(&self) -> Hash {
+        hash(Domain::Transaction, &[&borsh_bytes(self)])
+    }
+}
+
+fn signing_digest(
+    symbiote: SymbioteId,
+    sender: &PublicKey,
+    nonce: Nonce,
+    body: &Transaction,
+) -> Hash {
+    hash(
+        Domain::TransactionSignature,
+        &[
+            symbiote.as_hash().as_bytes(),
+            sender.as_bytes(),
+            &nonce.get().to_le_bytes(),
+            &borsh_bytes(body),
+        ],
+    )
+}
+
+/// The borsh encoding of a value that cannot fail to encode (no maps with fallible keys, no
+/// I/O): writing into a `Vec` only fails for types whose encoder fails by design.
+pub(crate) fn borsh_bytes<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).unwrap_or_default()
+}
