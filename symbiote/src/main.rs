@@ -160,13 +160,18 @@ struct RunArgs {
 #[derive(Args)]
 struct SenderArgs {
     /// The node's API URL.
-    #[arg(long, env = "SYMBIOTE_NODE", default_value = "http://127.0.0.1:7000")]
+    #[arg(
+        long,
+        global = true,
+        env = "SYMBIOTE_NODE",
+        default_value = "http://127.0.0.1:7000"
+    )]
     node: String,
     /// The sender's key file (or set SYMBIOTE_KEY to the hex seed).
-    #[arg(long, env = "SYMBIOTE_KEY_FILE")]
+    #[arg(long, global = true, env = "SYMBIOTE_KEY_FILE")]
     key_file: Option<PathBuf>,
     /// Seconds to wait for the transaction to be final (0: do not wait).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, global = true, default_value_t = 30)]
     wait: u64,
 }
 
