@@ -1,3 +1,23 @@
 //! Hostchain adapters: one trait family for anchoring, deposit watching, releases and scouting,
 //! implemented once per hostchain (Bitcoin, EVM, Solana). This crate knows the symbiote's types
 //! and nothing of the relayer's database or scheduling; see ARCHITECTURE section 5.
+//!
+//! - [`anchor`]: the [`Anchorer`] trait (prepare, broadcast, status, replace, read back);
+//! - [`bridge`]: [`DepositWatcher`] and [`Releaser`];
+//! - [`scout`]: [`Scout`], destination inspection;
+//! - [`error`]: [`AdapterError`] with an [`ErrorKind`] that says whether a retry can help;
+//! - [`registry`]: builds adapters from configuration; the only list of hostchain kinds.
+
+pub mod anchor;
+pub mod bridge;
+pub mod error;
+pub mod registry;
+pub mod scout;
+
+pub use anchor::{AnchorReadBack, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus};
+pub use bridge::{
+    DepositCursor, DepositScan, DepositWatcher, ObservedDeposit, ReleaseOrder, Releaser,
+};
+pub use error::{AdapterError, AdapterResult, ErrorKind};
+pub use registry::{HostchainAdapter, build};
+pub use scout::{Finding, Inspection, Scout, Severity};

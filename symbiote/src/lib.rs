@@ -16,6 +16,7 @@
 //!   aggregates, and the proofs from a block hash to an anchored aggregate root.
 //!
 //! The chain itself:
+//! - [`anchor`]: the payload a hostchain transaction carries;
 //! - [`tx`]: transactions (transfers, bridge mints and burns, governance) and their signatures;
 //! - [`state`], [`governance`], [`genesis`]: the deterministic state machine;
 //! - [`node`]: the validator process (store, consensus, catch-up, HTTP API and client);
@@ -24,6 +25,7 @@
 //! Every error in the pure-logic modules is about the data it was given: retrying the same
 //! call with the same input never helps. The node's errors say whether a retry can help.
 
+pub mod anchor;
 pub mod block;
 pub mod certificate;
 pub mod codec;

@@ -1,0 +1,62 @@
+//! The one place that knows which hostchain kinds exist: it builds adapters from configuration.
+//! Adding a hostchain means adding its module and one line to [`KINDS`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use symbiote::types::HostchainId;
+
+use crate::anchor::Anchorer;
+use crate::bridge::{DepositWatcher, Releaser};
+use crate::error::{AdapterError, AdapterResult, ErrorKind};
+use crate::scout::Scout;
+
+/// Everything an adapter offers for one hostchain. Only anchoring is mandatory.
+pub trait HostchainAdapter: Send + Sync {
+    /// The hostchain this adapter serves.
+    fn hostchain(&self) -> &HostchainId;
+    /// Anchoring.
+    fn anchorer(&self) -> &dyn Anchorer;
+    /// The bridge's deposits, if this hostchain has a bridge.
+    fn deposits(&self) -> Option<&dyn DepositWatcher> {
+        None
+    }
+    /// Releases, if this hostchain has a bridge.
+    fn releaser(&self) -> Option<&dyn Releaser> {
+        None
+    }
+    /// Destination inspection, if this hostchain has a scout.
+    fn scout(&self) -> Option<&dyn Scout> {
+        None
+    }
+}
+
+/// The future a factory returns.
+pub type BuildFuture =
+    Pin<Box<dyn Future<Output = AdapterResult<Arc<dyn HostchainAdapter>>> + Send>>;
+
+/// Builds an adapter for `hostchain` from its configuration section (the kind's own keys).
+pub type Factory = fn(HostchainId, serde_json::Value) -> BuildFuture;
+
+/// The hostchain kinds, by the name used in configuration (`kind = "..."`).
+pub const KINDS: &[(&str, Factory)] = &[];
+
+/// Builds the adapter of kind `kind` for `hostchain`.
+pub async fn build(
+    kind: &str,
+    hostchain: HostchainId,
+    config: serde_json::Value,
+) -> AdapterResult<Arc<dyn HostchainAdapter>> {
+    match KINDS.iter().find(|(name, _)| *name == kind) {
+        Some((_, factory)) => factory(hostchain, config).await,
+        None => Err(AdapterError::new(
+            ErrorKind::Config,
+            &hostchain,
+            format!(
+                "unknown hostchain kind '{kind}' (known: {})",
+                KINDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
