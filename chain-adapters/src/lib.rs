@@ -13,6 +13,7 @@ pub mod bridge;
 pub mod error;
 pub mod registry;
 pub mod scout;
+pub mod solana;
 
 pub use anchor::{AnchorReadBack, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus};
 pub use bridge::{
