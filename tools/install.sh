@@ -2,6 +2,7 @@
 # Installs the tools that the symbiote relayer's tests and devnet run against:
 #   anvil, forge, cast        npm prebuilt packages of foundry
 #   solc (solcjs)             npm package `solc`, wrapped for forge (contracts/solc)
+#   contracts dependencies    npm package @openzeppelin/contracts, linked as contracts/node_modules
 #   bitcoind, bitcoin-cli     built from the Bitcoin Core source inside the crates.io crate
 #                             libbitcoinkernel-sys (no wallet: the relayer holds its own key)
 #   symbiote-solana-validator tools/solana-validator, around solana-test-validator
@@ -11,11 +12,12 @@
 # ~/.cache/symbiote-relayer) in a folder keyed by its version, and $SYMBIOTE_TOOLS_DIR/bin holds
 # links to the versions this checkout wants. A warm run only checks and finishes in seconds.
 #
-# Usage: tools/install.sh [all|foundry|solc|bitcoind|solana|postgres]...   (default: all)
+# Usage: tools/install.sh [all|foundry|solc|contracts|bitcoind|solana|postgres|compose]...   (default: all)
 set -euo pipefail
 
 FOUNDRY_VERSION=1.7.1
 SOLC_VERSION=0.8.30
+OPENZEPPELIN_VERSION=5.4.0
 KERNEL_SYS_VERSION=0.4.1
 SOLANA_VERSION=3.1.12
 
@@ -95,6 +97,29 @@ install_solc() {
   link solcjs "$dir/node_modules/solc/solc.js"
   node "$dir/node_modules/solc/solc.js" --version | grep -q "^$SOLC_VERSION+" \
     || die "solcjs in $dir does not report version $SOLC_VERSION"
+}
+
+# The Solidity libraries the contracts import (foundry.toml remaps @openzeppelin/contracts/ into
+# contracts/node_modules, a link to this cached folder; the link is gitignored).
+install_contracts() {
+  local dir=$TOOLS/contracts-npm-$OPENZEPPELIN_VERSION
+  local pkg=$dir/node_modules/@openzeppelin/contracts
+  if [ -f "$pkg/package.json" ] && grep -q "\"version\": \"$OPENZEPPELIN_VERSION\"" "$pkg/package.json"; then
+    say "contracts: @openzeppelin/contracts $OPENZEPPELIN_VERSION cached in $dir"
+  else
+    say "contracts: npm install @openzeppelin/contracts@$OPENZEPPELIN_VERSION"
+    npm_install "$dir" "@openzeppelin/contracts@$OPENZEPPELIN_VERSION"
+    grep -q "\"version\": \"$OPENZEPPELIN_VERSION\"" "$pkg/package.json" \
+      || die "npm did not install @openzeppelin/contracts $OPENZEPPELIN_VERSION into $dir"
+  fi
+  local link=$ROOT/contracts/node_modules
+  if [ -e "$link" ] && [ ! -L "$link" ]; then
+    die "$link exists and is not a link: remove it, it is replaced by a link to $dir/node_modules"
+  fi
+  if [ "$(readlink "$link" 2>/dev/null || true)" != "$dir/node_modules" ]; then
+    say "contracts: linking contracts/node_modules -> $dir/node_modules"
+    ln -sfn "$dir/node_modules" "$link"
+  fi
 }
 
 # Unpacks a crate from crates.io into DEST, through cargo (the registry client), not by URL.
@@ -193,14 +218,15 @@ targets=("$@")
 start=$(date +%s)
 for t in "${targets[@]}"; do
   case $t in
-    all) install_foundry; install_solc; install_postgres; install_compose; install_bitcoind; install_solana ;;
+    all) install_foundry; install_solc; install_contracts; install_postgres; install_compose; install_bitcoind; install_solana ;;
     foundry) install_foundry ;;
     solc) install_solc ;;
+    contracts) install_contracts ;;
     bitcoind) install_bitcoind ;;
     solana) install_solana ;;
     postgres) install_postgres ;;
     compose) install_compose ;;
-    *) die "unknown tool '$t' (expected all, foundry, solc, bitcoind, solana, postgres or compose)" ;;
+    *) die "unknown tool '$t' (expected all, foundry, solc, contracts, bitcoind, solana, postgres or compose)" ;;
   esac
 done
 say "tools ready in $BIN ($(($(date +%s) - start))s)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on this machine: installs what is missing (tools/install.sh),
 # checks formatting and lints, validates docker-compose.yml, builds and tests the contracts with
-# forge, and runs the Rust tests (unit and integration, against real local nodes).
+# forge (and checks that the committed contracts/artifacts match the sources), and runs the Rust
+# tests (unit and integration, against real local nodes).
 #
 # COMPOSE=1 runs the integration tests against the services of docker-compose.yml instead of
 # spawning local nodes (see tests/src/compose.rs for the endpoint variables).
@@ -27,8 +28,17 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "contracts: forge build and forge test"
+step "contracts: forge build, forge test and artifacts up to date"
 (cd contracts && forge build && forge test)
+artifacts_tmp=$(mktemp -d)
+contracts/export-artifacts.sh "$artifacts_tmp"
+if ! diff -r "$artifacts_tmp" contracts/artifacts >/dev/null; then
+  diff -rq "$artifacts_tmp" contracts/artifacts || true
+  rm -rf "$artifacts_tmp"
+  echo "contracts/artifacts is stale: run contracts/export-artifacts.sh" >&2
+  exit 1
+fi
+rm -rf "$artifacts_tmp"
 
 step "Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
