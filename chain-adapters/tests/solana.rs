@@ -299,10 +299,16 @@ async fn deposits_with_memos_are_found_once_and_unroutable_ones_kept() {
     .await;
 
     let mut cursor = DepositCursor::default();
-    let mut found = scan_until(adapter.as_ref(), &mut cursor, 3).await;
-    found.sort_by_key(|d| d.amount);
-    assert_eq!(found.len(), 3, "{found:?}");
-    let (unroutable, spl, sol) = (&found[0], &found[1], &found[2]);
+    // Four: the three above and the setup's airdrop into the vault (no memo: unroutable).
+    let found = scan_until(adapter.as_ref(), &mut cursor, 4).await;
+    assert_eq!(found.len(), 4, "{found:?}");
+    let airdrop = found
+        .iter()
+        .find(|d| d.amount == Amount::new(10 * u128::from(SOL)))
+        .unwrap();
+    assert_eq!(airdrop.recipient, None);
+    let by_amount = |a: u128| found.iter().find(|d| d.amount == Amount::new(a)).unwrap();
+    let (unroutable, spl, sol) = (by_amount(1_000), by_amount(300), by_amount(250_000_000));
     assert_eq!(unroutable.amount, Amount::new(1_000));
     assert_eq!(
         unroutable.recipient, None,
@@ -395,7 +401,7 @@ async fn release_lands_and_is_never_paid_twice() {
     let order = ReleaseOrder {
         nonce: Nonce::new(41),
         token: TokenId::native(),
-        amount: Amount::new(123_456),
+        amount: Amount::new(2_000_000),
         destination: HostAddress::new(&destination.to_string()).unwrap(),
         cosignatures: vec![],
     };
@@ -404,7 +410,7 @@ async fn release_lands_and_is_never_paid_twice() {
     adapter.anchorer().broadcast(&tx).await.unwrap();
     adapter.anchorer().broadcast(&tx).await.unwrap();
     wait_final(adapter.as_ref(), &tx).await;
-    assert_eq!(s.rpc.get_balance(&destination).await.unwrap(), 123_456);
+    assert_eq!(s.rpc.get_balance(&destination).await.unwrap(), 2_000_000);
     assert!(releaser.is_released(order.nonce).await.unwrap());
     assert!(!releaser.is_released(Nonce::new(42)).await.unwrap());
 
@@ -427,6 +433,17 @@ async fn release_lands_and_is_never_paid_twice() {
         "200"
     );
     assert!(releaser.is_released(Nonce::new(42)).await.unwrap());
+
+    // Too little for a new account's rent: refused for good, not retried as "no funds".
+    let dust = ReleaseOrder {
+        nonce: Nonce::new(44),
+        destination: HostAddress::new(&Keypair::new().pubkey().to_string()).unwrap(),
+        amount: Amount::new(10),
+        ..order.clone()
+    };
+    let tx = releaser.prepare_release(&dust).await.unwrap();
+    let err = adapter.anchorer().broadcast(&tx).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Rejected, "{err}");
 
     // Bad orders are refused with the reason.
     let bad = ReleaseOrder {

@@ -205,11 +205,20 @@ impl SolanaAdapter {
         &self,
         signature: &Signature,
     ) -> AdapterResult<Option<(u64, u64, bool, Option<TransactionError>)>> {
-        let statuses = self
+        let statuses = match self
             .rpc
             .get_signature_statuses_with_history(&[*signature])
             .await
-            .map_err(|e| self.rpc_err("getSignatureStatuses", &e))?;
+        {
+            Ok(statuses) => statuses,
+            // A node without transaction history still knows recent signatures.
+            Err(e) if is_history_unavailable(&e) => self
+                .rpc
+                .get_signature_statuses(&[*signature])
+                .await
+                .map_err(|e| self.rpc_err("getSignatureStatuses", &e))?,
+            Err(e) => return Err(self.rpc_err("getSignatureStatuses", &e)),
+        };
         Ok(statuses.value.into_iter().next().flatten().map(|status| {
             let finalized = matches!(
                 status.confirmation_status,
@@ -359,6 +368,16 @@ impl SolanaAdapter {
         })?;
         Ok((confirmed.slot, tx, confirmed.transaction.meta))
     }
+}
+
+/// Whether the node answered that it keeps no transaction history (JSON-RPC error -32011).
+fn is_history_unavailable(error: &solana_client::client_error::ClientError) -> bool {
+    use solana_client::client_error::ClientErrorKind;
+    use solana_client::rpc_request::RpcError;
+    matches!(
+        error.kind(),
+        ClientErrorKind::RpcError(RpcError::RpcResponseError { code: -32011, .. })
+    )
 }
 
 /// The memo instructions of a transaction whose listed signers all signed: (signers, text).

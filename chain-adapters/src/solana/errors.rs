@@ -14,9 +14,15 @@ pub fn transaction_error_kind(error: &TransactionError) -> ErrorKind {
         TransactionError::BlockhashNotFound => ErrorKind::Stale,
         TransactionError::AlreadyProcessed => ErrorKind::Stale,
         // A fee payer without an account has no funds at all.
-        TransactionError::InsufficientFundsForFee
-        | TransactionError::InsufficientFundsForRent { .. }
-        | TransactionError::AccountNotFound => ErrorKind::InsufficientFunds,
+        TransactionError::InsufficientFundsForFee | TransactionError::AccountNotFound => {
+            ErrorKind::InsufficientFunds
+        }
+        // The fee payer (account 0) would drop below rent exemption: it needs funds. Any other
+        // account: the transfer itself is too small for its recipient, which no retry fixes.
+        TransactionError::InsufficientFundsForRent { account_index: 0 } => {
+            ErrorKind::InsufficientFunds
+        }
+        TransactionError::InsufficientFundsForRent { .. } => ErrorKind::Rejected,
         TransactionError::InstructionError(_, instruction) => {
             use solana_sdk::instruction::InstructionError;
             match instruction {

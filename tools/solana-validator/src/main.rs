@@ -1,6 +1,7 @@
 //! A local Solana test network for the symbiote relayer: a single validator from
 //! `solana-test-validator` with JSON-RPC, a faucet for `requestAirdrop`, and the genesis programs
-//! (SPL Memo, Token, Token-2022, Associated Token) that Agave's test validator ships.
+//! (SPL Memo, Token, Token-2022, Associated Token) that Agave's test validator ships, with
+//! transaction history enabled.
 //!
 //! Every port is given on the command line so that several networks can run side by side:
 //!
@@ -23,8 +24,10 @@ use std::{
     process::ExitCode,
 };
 
-use solana_faucet::faucet::{run_local_faucet_with_config, LocalFaucetConfig};
+#[allow(deprecated)]
+use solana_faucet::faucet::run_local_faucet_with_port;
 use solana_keypair::Keypair;
+use solana_rpc::rpc::JsonRpcConfig;
 use solana_signer::Signer;
 use solana_streamer::socket::SocketAddrSpace;
 use solana_test_validator::TestValidatorGenesis;
@@ -112,19 +115,16 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", keypair_path.display()))?;
 
     let (sender, receiver) = crossbeam_channel::unbounded();
-    run_local_faucet_with_config(
+    // The replacement (`run_local_faucet_with_config`) is only built with a development
+    // feature that would rebuild half of Agave; this is the same faucet on a chosen port.
+    #[allow(deprecated)]
+    run_local_faucet_with_port(
+        mint.insecure_clone(),
         sender,
-        LocalFaucetConfig {
-            keypair: mint.insecure_clone(),
-            address: match args.bind_address {
-                IpAddr::V4(v4) => v4,
-                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-            },
-            port: args.faucet_port,
-            time_input: None,
-            per_time_cap: None,
-            per_request_cap: None,
-        },
+        None,
+        None,
+        None,
+        args.faucet_port,
     );
     let faucet_addr = receiver
         .recv()
@@ -132,7 +132,15 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("faucet did not start on port {}: {e}", args.faucet_port))?;
 
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    // Transaction history on, as on the RPC nodes relayers use: getTransaction,
+    // getSignaturesForAddress and getSignatureStatuses with history.
+    let rpc_config = JsonRpcConfig {
+        enable_rpc_transaction_history: true,
+        enable_extended_tx_metadata_storage: true,
+        ..JsonRpcConfig::default_for_test()
+    };
     let validator = TestValidatorGenesis::default()
+        .rpc_config(rpc_config)
         .ledger_path(&args.ledger)
         .rpc_port(args.rpc_port)
         .bind_ip_addr(args.bind_address)
