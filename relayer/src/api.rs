@@ -1,0 +1,282 @@
+//! The relayer's HTTP API (axum): `/health`, `/ready`, `/metrics`, `/v1/status`,
+//! `/v1/batches[/{id}]`, `/v1/anchors[/{id}]` (each with its status history),
+//! `/v1/proofs/{height}`, and `POST /v1/commitments` (foreign commitments; admin token).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use symbiote::codec::Canonical;
+use symbiote::commitment::Commitment;
+use symbiote::node::client::NodeClient;
+use symbiote::types::SymbioteId;
+
+use crate::metrics::{AnchorLabels, ChainLabels, Metrics};
+use crate::proof;
+use crate::store::{AnchorState, Store, StoreError};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub node: NodeClient,
+    pub symbiote: SymbioteId,
+    pub metrics: Metrics,
+    /// Configured hostchains: (id, kind).
+    pub hostchains: Arc<Vec<(String, String)>>,
+    /// Token required by admin calls; `None`: admin calls are refused.
+    pub admin_token: Option<Arc<String>>,
+}
+
+/// An error reply with a message that names what is wrong.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/v1/status", get(status))
+        .route("/v1/batches", get(batches))
+        .route("/v1/batches/{id}", get(batch))
+        .route("/v1/anchors", get(anchors))
+        .route("/v1/anchors/{id}", get(anchor))
+        .route("/v1/proofs/{height}", get(proof_of))
+        .route("/v1/commitments", post(submit_commitment))
+        .with_state(state)
+}
+
+async fn ready(State(app): State<ApiState>) -> Response {
+    let store = app.store.ping().await;
+    let node = app.node.head().await.is_ok();
+    let status = if store && node {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({"store": store, "symbiote_node": node}))).into_response()
+}
+
+/// Refreshes the gauges that mirror the store.
+async fn refresh(app: &ApiState) -> Result<(), StoreError> {
+    let followed = app.store.head_height().await?;
+    app.metrics
+        .followed_height
+        .set(i64::try_from(followed).unwrap_or(i64::MAX));
+    app.metrics
+        .batches
+        .set(i64::try_from(app.store.batch_count().await?).unwrap_or(i64::MAX));
+    for (hostchain, _) in app.hostchains.iter() {
+        for state in AnchorState::ALL {
+            app.metrics
+                .anchors
+                .get_or_create(&AnchorLabels {
+                    hostchain: hostchain.clone(),
+                    state: state.as_str().into(),
+                })
+                .set(0);
+        }
+        let covered = app.store.final_height(hostchain).await?;
+        app.metrics
+            .confirmation_lag_blocks
+            .get_or_create(&ChainLabels {
+                hostchain: hostchain.clone(),
+            })
+            .set(i64::try_from(followed.saturating_sub(covered)).unwrap_or(i64::MAX));
+    }
+    for (hostchain, state, n) in app.store.anchor_counts().await? {
+        app.metrics
+            .anchors
+            .get_or_create(&AnchorLabels { hostchain, state })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    Ok(())
+}
+
+async fn metrics(State(app): State<ApiState>) -> ApiResult<Response> {
+    refresh(&app).await?;
+    Ok((
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response())
+}
+
+/// The summary shown by `/v1/status` and `relayer status`.
+pub async fn summary(
+    store: &Store,
+    symbiote: SymbioteId,
+    hostchains: &[(String, String)],
+) -> Result<Value, StoreError> {
+    let followed = store.head_height().await?;
+    let counts = store.anchor_counts().await?;
+    let mut chains = Vec::new();
+    for (id, kind) in hostchains {
+        let states: serde_json::Map<String, Value> = counts
+            .iter()
+            .filter(|(h, _, _)| h == id)
+            .map(|(_, s, n)| (s.clone(), json!(n)))
+            .collect();
+        let covered = store.final_height(id).await?;
+        chains.push(json!({
+            "hostchain": id,
+            "kind": kind,
+            "anchored_through_height": covered,
+            "lag_blocks": followed.saturating_sub(covered),
+            "anchors": states,
+        }));
+    }
+    Ok(json!({
+        "symbiote": symbiote,
+        "followed_height": followed,
+        "batched_height": store.last_batched_height().await?,
+        "batches": store.batch_count().await?,
+        "hostchains": chains,
+    }))
+}
+
+async fn status(State(app): State<ApiState>) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        summary(&app.store, app.symbiote, &app.hostchains).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    batch: Option<i64>,
+}
+
+async fn batches(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+    let rows = app
+        .store
+        .batches(
+            page.limit.unwrap_or(50).clamp(1, 500),
+            page.offset.unwrap_or(0).max(0),
+        )
+        .await?;
+    Ok(Json(json!(rows)))
+}
+
+async fn batch(State(app): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    let row = app
+        .store
+        .batch(id)
+        .await?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch {id}")))?;
+    let anchors = app.store.anchors(Some(id), 100).await?;
+    let history = app.store.transitions("batch", id).await?;
+    Ok(Json(
+        json!({"batch": row, "anchors": anchors, "history": history}),
+    ))
+}
+
+async fn anchors(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+    let rows = app
+        .store
+        .anchors(page.batch, page.limit.unwrap_or(50).clamp(1, 500))
+        .await?;
+    Ok(Json(json!(rows)))
+}
+
+async fn anchor(State(app): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    let row = app
+        .store
+        .anchor(id)
+        .await?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no anchor {id}")))?;
+    let txs: Vec<String> = app
+        .store
+        .anchor_txs(id)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let history = app.store.transitions("anchor", id).await?;
+    Ok(Json(
+        json!({"anchor": row, "transactions": txs, "history": history}),
+    ))
+}
+
+async fn proof_of(State(app): State<ApiState>, Path(height): Path<u64>) -> ApiResult<Json<Value>> {
+    match proof::build(&app.store, &app.node, app.symbiote, height).await {
+        Ok(doc) => Ok(Json(json!(doc))),
+        Err(e @ (proof::BuildError::NotBatched(_) | proof::BuildError::NotAnchored(_))) => {
+            Err(ApiError(StatusCode::NOT_FOUND, e.to_string()))
+        }
+        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+struct CommitmentBody {
+    /// Hex of the canonical encoding of a foreign symbiote's commitment.
+    commitment: String,
+}
+
+async fn submit_commitment(
+    State(app): State<ApiState>,
+    headers: HeaderMap,
+    Json(body): Json<CommitmentBody>,
+) -> ApiResult<Json<Value>> {
+    let Some(token) = &app.admin_token else {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "admin calls are disabled: no admin token configured".into(),
+        ));
+    };
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given != Some(token.as_str()) {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin token".into(),
+        ));
+    }
+    let bytes = hex::decode(body.commitment.trim()).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("commitment is not hex: {e}"),
+        )
+    })?;
+    let commitment =
+        Commitment::decode(&bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    commitment
+        .check_consistency()
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if commitment.symbiote == app.symbiote {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "that is this relayer's own symbiote".into(),
+        ));
+    }
+    let added = app.store.add_foreign(&commitment).await?;
+    Ok(Json(json!({"hash": commitment.hash(), "added": added})))
+}

@@ -1,0 +1,490 @@
+//! The relayer's configuration: one TOML file, every key overridable by an environment variable.
+//!
+//! `RELAYER__<SECTION>__<KEY>=value` overrides `[section] key` (names are matched without
+//! regard to case, and `_` in a variable matches `-` in a key, so
+//! `RELAYER__HOSTCHAINS__EVM_31337__RPC_URL` overrides `[hostchains.evm-31337] rpc_url`).
+//! Values are read as TOML scalars (integers, booleans) when they parse as such, else as
+//! strings. Secrets come from files or environment variables named in the file, never from the
+//! command line. Errors name the file and the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use symbiote::types::HostchainId;
+
+/// The prefix of overriding environment variables.
+pub const ENV_PREFIX: &str = "RELAYER__";
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: not valid TOML: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}: key `{key}`: {message}")]
+    Key {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The followed symbiote.
+    pub symbiote: SymbioteSection,
+    /// Where the relayer keeps its state.
+    #[serde(default)]
+    pub database: DatabaseSection,
+    /// The HTTP API.
+    #[serde(default)]
+    pub api: ApiSection,
+    /// When a batch is cut.
+    #[serde(default)]
+    pub batch: BatchPolicy,
+    /// How anchors are driven.
+    #[serde(default)]
+    pub anchoring: AnchoringSection,
+    /// The hostchains this relayer can anchor into, by hostchain id; each section has a `kind`
+    /// (`bitcoin`, `evm`, `solana`) and that kind's own keys.
+    #[serde(default)]
+    pub hostchains: BTreeMap<String, toml::Table>,
+}
+
+/// `[symbiote]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymbioteSection {
+    /// A node's API URL.
+    pub node_url: String,
+    /// The symbiote's genesis file: the trusted start of the follower's light client.
+    pub genesis_file: PathBuf,
+    /// How often the follower asks for new blocks.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+}
+
+/// `[database]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `sqlite://path` (created if missing) or `postgres://...`.
+    #[serde(default = "default_database")]
+    pub url: String,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        DatabaseSection {
+            url: default_database(),
+        }
+    }
+}
+
+/// `[api]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Where the HTTP API listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// A file holding the admin token (for submitting foreign commitments).
+    #[serde(default)]
+    pub admin_token_file: Option<PathBuf>,
+    /// Or: the environment variable holding it.
+    #[serde(default)]
+    pub admin_token_env: Option<String>,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: default_listen(),
+            admin_token_file: None,
+            admin_token_env: None,
+        }
+    }
+}
+
+/// `[batch]`: a batch is cut when `every_blocks` blocks wait, or when the oldest waiting block
+/// has waited `every_seconds`; a batch holds at most `max_blocks`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchPolicy {
+    #[serde(default = "default_every_blocks")]
+    pub every_blocks: u64,
+    #[serde(default = "default_every_seconds")]
+    pub every_seconds: u64,
+    #[serde(default = "default_max_blocks")]
+    pub max_blocks: u64,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        BatchPolicy {
+            every_blocks: default_every_blocks(),
+            every_seconds: default_every_seconds(),
+            max_blocks: default_max_blocks(),
+        }
+    }
+}
+
+/// `[anchoring]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchoringSection {
+    /// How often each anchorer looks at its anchors.
+    #[serde(default = "default_anchor_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// A broadcast transaction not included after this long is replaced with a higher fee.
+    #[serde(default = "default_replace_after")]
+    pub replace_after_seconds: u64,
+    /// The longest wait between retries of a failing call.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_seconds: u64,
+}
+
+impl Default for AnchoringSection {
+    fn default() -> Self {
+        AnchoringSection {
+            poll_interval_ms: default_anchor_poll_ms(),
+            replace_after_seconds: default_replace_after(),
+            max_backoff_seconds: default_max_backoff(),
+        }
+    }
+}
+
+impl AnchoringSection {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+}
+
+fn default_poll_ms() -> u64 {
+    500
+}
+fn default_database() -> String {
+    "sqlite://relayer.sqlite".into()
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_every_blocks() -> u64 {
+    10
+}
+fn default_every_seconds() -> u64 {
+    30
+}
+fn default_max_blocks() -> u64 {
+    1_000
+}
+fn default_anchor_poll_ms() -> u64 {
+    1_000
+}
+fn default_replace_after() -> u64 {
+    120
+}
+fn default_max_backoff() -> u64 {
+    60
+}
+
+/// One configured hostchain: its id, adapter kind and the adapter's own settings.
+#[derive(Clone, Debug)]
+pub struct HostchainConfig {
+    pub id: HostchainId,
+    pub kind: String,
+    pub settings: serde_json::Value,
+}
+
+impl Config {
+    /// Reads `path` and applies the `RELAYER__` environment variables.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Self::parse(&text, &file, std::env::vars())
+    }
+
+    /// Parses `text` (named `file` in errors) with the overrides among `vars`.
+    pub fn parse(
+        text: &str,
+        file: &str,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
+        for (name, value) in vars {
+            if let Some(path) = name.strip_prefix(ENV_PREFIX) {
+                apply_override(&mut table, path, &value).map_err(|message| ConfigError::Key {
+                    file: format!("{file} (environment variable {name})"),
+                    key: path.to_lowercase(),
+                    message,
+                })?;
+            }
+        }
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Key {
+                file: file.to_string(),
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        // Relative paths are relative to the configuration file.
+        if let Some(dir) = Path::new(file).parent()
+            && config.symbiote.genesis_file.is_relative()
+        {
+            config.symbiote.genesis_file = dir.join(&config.symbiote.genesis_file);
+        }
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, message: &str| ConfigError::Key {
+            file: file.to_string(),
+            key: key.to_string(),
+            message: message.to_string(),
+        };
+        if self.batch.every_blocks == 0 {
+            return Err(err("batch.every_blocks", "must be at least 1"));
+        }
+        if self.batch.max_blocks < self.batch.every_blocks {
+            return Err(err(
+                "batch.max_blocks",
+                "must be at least batch.every_blocks",
+            ));
+        }
+        self.hostchain_configs(file).map(|_| ())
+    }
+
+    /// The configured hostchains, checked: a valid id and a `kind`.
+    pub fn hostchain_configs(&self, file: &str) -> Result<Vec<HostchainConfig>, ConfigError> {
+        let mut out = Vec::new();
+        for (id, table) in &self.hostchains {
+            let key = |k: &str| format!("hostchains.{id}{k}");
+            let hostchain = HostchainId::new(id).map_err(|e| ConfigError::Key {
+                file: file.to_string(),
+                key: key(""),
+                message: e.to_string(),
+            })?;
+            let mut settings = table.clone();
+            let kind = match settings.remove("kind") {
+                Some(toml::Value::String(kind)) => kind,
+                _ => {
+                    return Err(ConfigError::Key {
+                        file: file.to_string(),
+                        key: key(".kind"),
+                        message: "missing: say which adapter serves this hostchain (bitcoin, evm, solana)".into(),
+                    });
+                }
+            };
+            // Key files named relative to the configuration file.
+            if let Some(dir) = Path::new(file).parent() {
+                for (name, value) in settings.iter_mut() {
+                    if name.ends_with("_file")
+                        && let toml::Value::String(path) = value
+                        && Path::new(path.as_str()).is_relative()
+                    {
+                        *path = dir.join(path.as_str()).display().to_string();
+                    }
+                }
+            }
+            let settings = serde_json::to_value(&settings).map_err(|e| ConfigError::Key {
+                file: file.to_string(),
+                key: key(""),
+                message: e.to_string(),
+            })?;
+            out.push(HostchainConfig {
+                id: hostchain,
+                kind,
+                settings,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The admin token, if one is configured.
+    pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(path) = &self.api.admin_token_file {
+            let token = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                file: path.display().to_string(),
+                source,
+            })?;
+            return Ok(Some(token.trim().to_string()));
+        }
+        if let Some(var) = &self.api.admin_token_env {
+            return std::env::var(var)
+                .map(|t| Some(t.trim().to_string()))
+                .map_err(|_| ConfigError::Key {
+                    file: "environment".into(),
+                    key: "api.admin_token_env".into(),
+                    message: format!("variable {var} is not set"),
+                });
+        }
+        Ok(None)
+    }
+}
+
+/// Sets the key at `path` (`SECTION__KEY`, matched loosely) to `value`.
+fn apply_override(table: &mut toml::Table, path: &str, value: &str) -> Result<(), String> {
+    let segments: Vec<&str> = path.split("__").filter(|s| !s.is_empty()).collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return Err("empty key".into());
+    };
+    let mut current = table;
+    for segment in parents {
+        let name = match_key(current, segment);
+        let entry = current
+            .entry(name.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(format!("`{name}` is not a section")),
+        };
+    }
+    let name = match_key(current, last);
+    current.insert(name, scalar(value));
+    Ok(())
+}
+
+/// The existing key that `segment` names (case-insensitive, `_` matching `-`), or `segment`
+/// lowercased.
+fn match_key(table: &toml::Table, segment: &str) -> String {
+    let wanted = segment.to_lowercase();
+    table
+        .keys()
+        .find(|k| k.to_lowercase().replace('-', "_") == wanted.replace('-', "_"))
+        .cloned()
+        .unwrap_or(wanted)
+}
+
+fn scalar(value: &str) -> toml::Value {
+    if let Ok(i) = value.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match value {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[symbiote]
+node_url = "http://127.0.0.1:7000"
+genesis_file = "genesis.json"
+
+[batch]
+every_blocks = 5
+
+[hostchains.evm-31337]
+kind = "evm"
+rpc_url = "http://127.0.0.1:8545"
+key_file = "evm.key"
+"#;
+
+    fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let config = Config::parse(BASE, "/etc/relayer/relayer.toml", vars(&[])).unwrap();
+        assert_eq!(config.batch.every_blocks, 5);
+        assert_eq!(config.batch.every_seconds, 30);
+        assert_eq!(config.database.url, "sqlite://relayer.sqlite");
+        assert_eq!(
+            config.symbiote.genesis_file,
+            Path::new("/etc/relayer/genesis.json")
+        );
+        let chains = config
+            .hostchain_configs("/etc/relayer/relayer.toml")
+            .unwrap();
+        assert_eq!(chains[0].kind, "evm");
+        assert_eq!(chains[0].settings["key_file"], "/etc/relayer/evm.key");
+        assert!(chains[0].settings.get("kind").is_none());
+    }
+
+    #[test]
+    fn environment_overrides_any_key() {
+        let config = Config::parse(
+            BASE,
+            "r.toml",
+            vars(&[
+                ("RELAYER__BATCH__EVERY_BLOCKS", "7"),
+                ("RELAYER__DATABASE__URL", "postgres://db/relayer"),
+                (
+                    "RELAYER__HOSTCHAINS__EVM_31337__RPC_URL",
+                    "http://node:8545",
+                ),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.batch.every_blocks, 7);
+        assert_eq!(config.database.url, "postgres://db/relayer");
+        assert_eq!(
+            config.hostchains["evm-31337"]["rpc_url"].as_str(),
+            Some("http://node:8545")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let err = Config::parse(
+            &BASE.replace("every_blocks = 5", "every_blocks = \"five\""),
+            "r.toml",
+            vars(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("r.toml") && err.contains("batch.every_blocks"),
+            "{err}"
+        );
+        let err = Config::parse(
+            &format!("{BASE}\n[api]\nlisten_on = 1\n"),
+            "r.toml",
+            vars(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("listen_on"), "{err}");
+        let err = Config::parse(&BASE.replace("kind = \"evm\"\n", ""), "r.toml", vars(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hostchains.evm-31337.kind"), "{err}");
+        let err = Config::parse(
+            BASE,
+            "r.toml",
+            vars(&[("RELAYER__BATCH__EVERY_BLOCKS", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("batch.every_blocks"), "{err}");
+        let err = Config::parse("[symbiote", "r.toml", vars(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid TOML"), "{err}");
+    }
+}

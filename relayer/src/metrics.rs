@@ -1,0 +1,145 @@
+//! Prometheus metrics (text format at `/metrics`). Counters live here; gauges that mirror the
+//! store (anchors by state and chain, confirmation lag) are refreshed when scraped.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// `{hostchain, kind}` of an RPC error.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub hostchain: String,
+    pub kind: String,
+}
+
+/// `{hostchain, state}` of anchors.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnchorLabels {
+    pub hostchain: String,
+    pub state: String,
+}
+
+/// `{hostchain}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChainLabels {
+    pub hostchain: String,
+}
+
+/// The relayer's metrics; cheap to clone (shared).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    /// The highest verified symbiote block.
+    pub followed_height: Gauge,
+    /// Batches in the store.
+    pub batches: Gauge,
+    /// Anchors by hostchain and state.
+    pub anchors: Family<AnchorLabels, Gauge>,
+    /// Blocks followed but not yet covered by a final anchor, per hostchain.
+    pub confirmation_lag_blocks: Family<ChainLabels, Gauge>,
+    /// Anchor transactions sent (including re-sends).
+    pub anchors_broadcast: Counter<u64, AtomicU64>,
+    /// Anchors that became final.
+    pub anchors_final: Counter<u64, AtomicU64>,
+    /// Fee-bumped replacements.
+    pub replacements: Counter<u64, AtomicU64>,
+    /// Failed calls by hostchain and error kind.
+    pub rpc_errors: Family<ErrorLabels, Counter<u64, AtomicU64>>,
+    /// Relayer wallet balances per hostchain, in the chain's smallest unit, when known.
+    pub wallet_balance: Family<ChainLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("relayer");
+        let followed_height = Gauge::default();
+        let batches = Gauge::default();
+        let anchors = Family::<AnchorLabels, Gauge>::default();
+        let confirmation_lag_blocks = Family::<ChainLabels, Gauge>::default();
+        let anchors_broadcast = Counter::default();
+        let anchors_final = Counter::default();
+        let replacements = Counter::default();
+        let rpc_errors = Family::<ErrorLabels, Counter<u64, AtomicU64>>::default();
+        let wallet_balance = Family::<ChainLabels, Gauge>::default();
+        registry.register(
+            "followed_height",
+            "Highest verified symbiote block",
+            followed_height.clone(),
+        );
+        registry.register("batches", "Batches cut", batches.clone());
+        registry.register("anchors", "Anchors by hostchain and state", anchors.clone());
+        registry.register(
+            "confirmation_lag_blocks",
+            "Followed blocks not yet covered by a final anchor",
+            confirmation_lag_blocks.clone(),
+        );
+        registry.register(
+            "anchor_broadcasts",
+            "Anchor transactions sent",
+            anchors_broadcast.clone(),
+        );
+        registry.register(
+            "anchors_finalized",
+            "Anchors that became final",
+            anchors_final.clone(),
+        );
+        registry.register(
+            "anchor_replacements",
+            "Fee-bumped replacements",
+            replacements.clone(),
+        );
+        registry.register(
+            "rpc_errors",
+            "Failed calls by hostchain and error kind",
+            rpc_errors.clone(),
+        );
+        registry.register(
+            "wallet_balance",
+            "Relayer wallet balance in the smallest unit",
+            wallet_balance.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            followed_height,
+            batches,
+            anchors,
+            confirmation_lag_blocks,
+            anchors_broadcast,
+            anchors_final,
+            replacements,
+            rpc_errors,
+            wallet_balance,
+        }
+    }
+
+    /// Counts a failed call.
+    pub fn rpc_error(&self, hostchain: &str, kind: &str) {
+        self.rpc_errors
+            .get_or_create(&ErrorLabels {
+                hostchain: hostchain.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

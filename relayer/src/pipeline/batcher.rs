@@ -1,0 +1,121 @@
+//! The batcher: cuts the followed blocks into batches by policy (every N blocks, or when the
+//! oldest waiting block has waited T seconds; at most M blocks), builds the commitment and the
+//! aggregate (with pending foreign commitments), and creates one anchor per hostchain of the set
+//! active at the batch's last block, all in one database transaction.
+
+use std::time::Duration;
+
+use symbiote::commitment::{Aggregate, Commitment};
+use symbiote::node::client::{ClientError, NodeClient};
+use symbiote::types::{Height, HostchainId, SymbioteId};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::BatchPolicy;
+use crate::store::{Store, StoreError, now_ms};
+
+/// Why a batch could not be cut.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("symbiote node: {0}")]
+    Node(#[from] ClientError),
+    #[error("batch {from}..={to}: {reason}")]
+    Build { from: u64, to: u64, reason: String },
+}
+
+/// Cuts batches.
+pub struct Batcher {
+    /// Reads blocks, writes batches and anchors.
+    pub store: Store,
+    /// The policy.
+    pub policy: BatchPolicy,
+    /// The symbiote (for its governance: which hostchains are active).
+    pub node: NodeClient,
+    /// The symbiote's id.
+    pub symbiote: SymbioteId,
+    /// Hostchains this relayer has adapters for.
+    pub configured: Vec<HostchainId>,
+}
+
+impl Batcher {
+    /// The hostchains to anchor a batch ending at `to` into: those active at `to` that this
+    /// relayer is configured for.
+    async fn hostchains_at(&self, to: Height) -> Result<Vec<HostchainId>, BatchError> {
+        let governance = self.node.governance().await?;
+        let active = governance.hostchains.at(to);
+        let mut chains = Vec::new();
+        for chain in active {
+            if self.configured.contains(chain) {
+                chains.push(chain.clone());
+            } else {
+                tracing::error!(hostchain = %chain, "hostchain is active on the symbiote but not configured here; not anchoring there");
+            }
+        }
+        Ok(chains)
+    }
+
+    /// Cuts one batch if the policy says so; returns its id.
+    pub async fn step(&self) -> Result<Option<i64>, BatchError> {
+        let head = self.store.head_height().await?;
+        let last = self.store.last_batched_height().await?;
+        if head <= last {
+            return Ok(None);
+        }
+        let from = last + 1;
+        let waiting = head - last;
+        let oldest = self.store.received_at(from).await?.unwrap_or_else(now_ms);
+        let waited = Duration::from_millis(u64::try_from(now_ms() - oldest).unwrap_or_default());
+        if waiting < self.policy.every_blocks
+            && waited < Duration::from_secs(self.policy.every_seconds)
+        {
+            return Ok(None);
+        }
+        let to = head.min(last + self.policy.max_blocks);
+        let err = |reason: String| BatchError::Build { from, to, reason };
+        let hashes = self.store.block_hashes(from, to).await?;
+        if u64::try_from(hashes.len()).ok() != Some(to - from + 1) {
+            return Err(err(format!("{} stored blocks in the range", hashes.len())));
+        }
+        let last_block = self
+            .store
+            .block(to)
+            .await?
+            .ok_or_else(|| err("last block missing".into()))?;
+        let commitment = Commitment::build(
+            self.symbiote,
+            Height::new(from),
+            &hashes,
+            last_block.block.header.validator_set_hash,
+            last_block.certificate,
+        )
+        .map_err(|e| err(e.to_string()))?;
+        let foreign = self.store.pending_foreign().await?;
+        let mut commitments = vec![commitment.hash()];
+        commitments.extend(foreign.iter().map(|(_, c)| c.hash()));
+        let aggregate = Aggregate { commitments };
+        let hostchains = self.hostchains_at(Height::new(to)).await?;
+        let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
+        let batch = self
+            .store
+            .create_batch(&commitment, &aggregate, &ids, &hostchains)
+            .await?;
+        tracing::info!(batch, from, to, foreign = ids.len(), root = %aggregate.root(), "batch cut");
+        Ok(Some(batch))
+    }
+
+    /// Cuts batches until `shutdown`.
+    pub async fn run(self, poll: Duration, shutdown: CancellationToken) {
+        loop {
+            match self.step().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "batching failed; retrying"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Anchor proofs: from a symbiote block to the hostchain transactions that anchor it.
+//!
+//! A proof document (JSON, `version` 1) holds the block's hash, the Merkle path to its batch's
+//! commitment, the commitment (with the quorum certificate of its last block) and its path to
+//! the aggregate root, the validator set that signed that certificate, and where the aggregate
+//! root was anchored. [`verify`] checks it with nothing but the hostchains' RPC endpoints and
+//! says exactly which step fails.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chain_adapters::HostchainAdapter;
+use serde::{Deserialize, Serialize};
+use symbiote::hash::Hash;
+use symbiote::node::client::NodeClient;
+use symbiote::proof::AnchorProof;
+use symbiote::types::{Height, SymbioteId};
+use symbiote::validators::ValidatorSet;
+
+use crate::store::{AnchorState, Store, StoreError};
+
+/// The proof format version this code writes and reads.
+pub const PROOF_VERSION: u32 = 1;
+
+/// Where an aggregate root was anchored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorLocation {
+    /// The hostchain id.
+    pub hostchain: String,
+    /// The anchor's sequence number there.
+    pub sequence: u64,
+    /// The anchoring transaction.
+    pub tx_id: String,
+    /// The including block's height (slot on Solana) and hash when the proof was made.
+    pub block_height: u64,
+    pub block_hash: String,
+}
+
+/// A proof that a symbiote block is anchored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofDocument {
+    /// Format version ([`PROOF_VERSION`]).
+    pub version: u32,
+    /// The symbiote.
+    pub symbiote: SymbioteId,
+    /// The block's height and hash.
+    pub height: Height,
+    pub block_hash: Hash,
+    /// Block -> commitment -> aggregate root.
+    pub proof: AnchorProof,
+    /// The validator set that signed the commitment's last block.
+    pub validators: ValidatorSet,
+    /// Where the aggregate root is anchored (final anchors only).
+    pub anchors: Vec<AnchorLocation>,
+}
+
+/// Why a proof cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("block {0} is not in any batch yet")]
+    NotBatched(u64),
+    #[error("block {0} has no final anchor yet")]
+    NotAnchored(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("symbiote node: {0}")]
+    Node(#[from] symbiote::node::client::ClientError),
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+/// Builds the proof of block `height` from the store (and the validator set from the node).
+pub async fn build(
+    store: &Store,
+    node: &NodeClient,
+    symbiote: SymbioteId,
+    height: u64,
+) -> Result<ProofDocument, BuildError> {
+    let batch = store
+        .batch_containing(height)
+        .await?
+        .ok_or(BuildError::NotBatched(height))?;
+    let (commitment, aggregate) = store
+        .batch_contents(batch.id)
+        .await?
+        .ok_or_else(|| BuildError::Inconsistent(format!("batch {} has no contents", batch.id)))?;
+    let hashes = store
+        .block_hashes(batch.from_height, batch.to_height)
+        .await?;
+    let block = commitment
+        .prove_block(&hashes, Height::new(height))
+        .map_err(|e| BuildError::Inconsistent(e.to_string()))?;
+    let in_aggregate = aggregate
+        .prove(&commitment)
+        .map_err(|e| BuildError::Inconsistent(e.to_string()))?;
+    let validators = node.validators_at(commitment.to).await?;
+    if validators.hash() != commitment.validator_set_hash {
+        return Err(BuildError::Inconsistent(
+            "the node's validator set does not match the commitment".into(),
+        ));
+    }
+    let anchors: Vec<AnchorLocation> = store
+        .anchors(Some(batch.id), 100)
+        .await?
+        .into_iter()
+        .filter(|a| a.state == AnchorState::Final)
+        .filter_map(|a| {
+            let inclusion = a.inclusion?;
+            Some(AnchorLocation {
+                hostchain: a.hostchain,
+                sequence: a.sequence,
+                tx_id: a.tx_id?,
+                block_height: inclusion.height,
+                block_hash: inclusion.block_hash,
+            })
+        })
+        .collect();
+    if anchors.is_empty() {
+        return Err(BuildError::NotAnchored(height));
+    }
+    Ok(ProofDocument {
+        version: PROOF_VERSION,
+        symbiote,
+        height: Height::new(height),
+        block_hash: block.block_hash,
+        proof: AnchorProof {
+            block,
+            commitment: in_aggregate,
+            aggregate_root: aggregate.root(),
+        },
+        validators,
+        anchors,
+    })
+}
+
+/// One verification step and its outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    /// What was checked.
+    pub step: String,
+    /// Whether it holds.
+    pub ok: bool,
+    /// Why not, or what was found.
+    pub detail: String,
+}
+
+/// Checks every step of `doc`: the block is in the commitment, the commitment is signed by a
+/// quorum of the included validator set and is in the aggregate, and each listed hostchain
+/// transaction carries the aggregate root and is final. Returns every step; the proof holds
+/// when all are ok and at least one anchor verified.
+pub async fn verify(
+    doc: &ProofDocument,
+    adapters: &BTreeMap<String, Arc<dyn HostchainAdapter>>,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut check = |step: &str, result: Result<String, String>| {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        steps.push(Step {
+            step: step.to_string(),
+            ok,
+            detail,
+        });
+    };
+    check(
+        "format",
+        if doc.version == PROOF_VERSION {
+            Ok(format!("version {PROOF_VERSION}"))
+        } else {
+            Err(format!("unsupported version {}", doc.version))
+        },
+    );
+    let block = &doc.proof.block;
+    check(
+        "block",
+        if block.block_hash == doc.block_hash && block.height == doc.height {
+            Ok(format!("block {} {}", doc.height, doc.block_hash))
+        } else {
+            Err(format!(
+                "the proof is for block {} {}, not {} {}",
+                block.height, block.block_hash, doc.height, doc.block_hash
+            ))
+        },
+    );
+    let commitment = &doc.proof.commitment.commitment;
+    check(
+        "commitment certificate",
+        commitment
+            .verify(&doc.validators)
+            .map(|()| {
+                format!(
+                    "blocks {}..={} signed by a quorum",
+                    commitment.from, commitment.to
+                )
+            })
+            .map_err(|e| e.to_string()),
+    );
+    check(
+        "block -> commitment -> aggregate",
+        doc.proof
+            .verify(&doc.proof.aggregate_root)
+            .map(|()| format!("aggregate root {}", doc.proof.aggregate_root))
+            .map_err(|e| e.to_string()),
+    );
+    for anchor in &doc.anchors {
+        let name = format!("hostchain {} tx {}", anchor.hostchain, anchor.tx_id);
+        let Some(adapter) = adapters.get(&anchor.hostchain) else {
+            check(
+                &name,
+                Err(format!(
+                    "no RPC endpoint configured for hostchain {}",
+                    anchor.hostchain
+                )),
+            );
+            continue;
+        };
+        let result = match adapter.anchorer().read_anchor(&anchor.tx_id).await {
+            Err(e) => Err(e.to_string()),
+            Ok(read) if read.payload.root != doc.proof.aggregate_root => Err(format!(
+                "the transaction anchors root {}, not the proof's {}",
+                read.payload.root, doc.proof.aggregate_root
+            )),
+            Ok(read) if read.payload.sequence.get() != anchor.sequence => Err(format!(
+                "the transaction carries sequence {}, the proof says {}",
+                read.payload.sequence, anchor.sequence
+            )),
+            Ok(read) if !read.fin => Err(format!(
+                "included at {} but not final yet ({} confirmations)",
+                read.inclusion.height, read.confirmations
+            )),
+            Ok(read) => Ok(format!(
+                "final at {} {} ({} confirmations)",
+                read.inclusion.height, read.inclusion.block_hash, read.confirmations
+            )),
+        };
+        check(&name, result);
+    }
+    if doc.anchors.is_empty() {
+        check(
+            "anchors",
+            Err("the proof lists no hostchain transaction".into()),
+        );
+    }
+    steps
+}
