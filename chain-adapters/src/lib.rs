@@ -9,6 +9,7 @@
 //! - [`registry`]: builds adapters from configuration; the only list of hostchain kinds.
 
 pub mod anchor;
+pub mod bitcoin;
 pub mod bridge;
 pub mod error;
 pub mod registry;
