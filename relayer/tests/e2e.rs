@@ -1,0 +1,296 @@
+//! The relayer end to end against a 4-validator symbiote and real hostchain nodes: batches are
+//! anchored, `relayer verify` accepts each proof and names the step a tampered proof fails,
+//! and a relayer killed with SIGKILL again and again loses nothing and anchors nothing twice.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chain_adapters::solana::keys;
+use devnet::process::NodeProcess;
+use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
+use devnet::{SolanaValidator, ports};
+use serde_json::Value;
+use solana_client::nonblocking::rpc_client::RpcClient;
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::signature::{Keypair, Signer};
+
+const SYMBIOTE: &str = env!("CARGO_BIN_EXE_relayer");
+const TIMEOUT: Duration = Duration::from_secs(240);
+
+fn symbiote_bin() -> PathBuf {
+    // The symbiote binary is built next to the relayer binary by `cargo test --workspace`.
+    let dir = Path::new(SYMBIOTE).parent().unwrap();
+    let bin = dir.join("symbiote");
+    assert!(
+        bin.exists(),
+        "build the symbiote binary first (cargo build -p symbiote): {}",
+        bin.display()
+    );
+    bin
+}
+
+struct Relayer {
+    dir: PathBuf,
+    config: PathBuf,
+    api: String,
+    process: Option<NodeProcess>,
+}
+
+impl Relayer {
+    fn start(&mut self) {
+        let mut command = Command::new(SYMBIOTE);
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env("RUST_LOG", "info,sqlx=warn");
+        self.process =
+            Some(NodeProcess::spawn("relayer", command, &self.dir.join("relayer.log")).unwrap());
+    }
+
+    fn kill(&mut self) {
+        self.process = None;
+    }
+
+    fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(SYMBIOTE)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let response = reqwest::get(format!("{}{path}", self.api)).await.ok()?;
+        response.json().await.ok()
+    }
+
+    fn log(&self) -> String {
+        devnet::process::log_tail(&self.dir.join("relayer.log"))
+    }
+}
+
+async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64) {
+    let signature = rpc.request_airdrop(to, lamports).await.unwrap();
+    let started = Instant::now();
+    while !rpc.confirm_transaction(&signature).await.unwrap() {
+        assert!(started.elapsed() < TIMEOUT, "airdrop not confirmed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Final anchors per hostchain, from the relayer's API.
+async fn final_anchors(relayer: &Relayer) -> Vec<Value> {
+    match relayer.get("/v1/anchors?limit=500").await {
+        Some(Value::Array(rows)) => rows.into_iter().filter(|a| a["state"] == "final").collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anchors_on_solana_verify_and_survive_sigkill() {
+    let bin = symbiote_bin();
+    let options = NetworkOptions {
+        hostchains: vec!["solana-local".into()],
+        ..NetworkOptions::default()
+    };
+    let (net, solana) = tokio::join!(
+        SymbioteNetwork::start(&bin, &options),
+        SolanaValidator::start()
+    );
+    let (net, solana) = (net.unwrap(), solana.unwrap());
+    let rpc =
+        RpcClient::new_with_commitment(solana.rpc_url().to_string(), CommitmentConfig::confirmed());
+    let key = Keypair::new();
+    airdrop(&rpc, &key.pubkey(), 10_000_000_000).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("solana.json"), keys::to_json(&key)).unwrap();
+    let port = ports::free_port().unwrap();
+    let config = dir.path().join("relayer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[symbiote]
+node_url = "{node}"
+genesis_file = "{genesis}"
+poll_interval_ms = 200
+
+[database]
+url = "sqlite://{db}"
+
+[api]
+listen = "127.0.0.1:{port}"
+
+[batch]
+every_blocks = 10
+every_seconds = 2
+max_blocks = 50
+
+[anchoring]
+poll_interval_ms = 300
+
+[hostchains.solana-local]
+kind = "solana"
+rpc_url = "{solana}"
+key_file = "solana.json"
+"#,
+            node = net.url(0),
+            genesis = net.genesis_path().display(),
+            db = dir.path().join("relayer.sqlite").display(),
+            solana = solana.rpc_url(),
+        ),
+    )
+    .unwrap();
+    let mut relayer = Relayer {
+        dir: dir.path().to_path_buf(),
+        config: config.clone(),
+        api: format!("http://127.0.0.1:{port}"),
+        process: None,
+    };
+
+    // Kill -9 the relayer again and again while it works, restarting it each time.
+    relayer.start();
+    for round in 0..4u64 {
+        tokio::time::sleep(Duration::from_millis(1_500 + 700 * round)).await;
+        relayer.kill();
+        relayer.start();
+    }
+
+    // Eventually at least three batches are anchored and final.
+    let started = Instant::now();
+    loop {
+        let finals = final_anchors(&relayer).await;
+        if finals.len() >= 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "only {} final anchors; log:\n{}",
+            finals.len(),
+            relayer.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let status = relayer.get("/v1/status").await.unwrap();
+    assert!(
+        status["followed_height"].as_u64().unwrap() >= 10,
+        "{status}"
+    );
+
+    // Nothing lost: batches cover every height from 1 without gaps or overlaps.
+    let batches = relayer.get("/v1/batches?limit=500").await.unwrap();
+    let mut ranges: Vec<(u64, u64)> = batches
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["from_height"].as_u64().unwrap(),
+                b["to_height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(ranges[0].0, 1);
+    for pair in ranges.windows(2) {
+        assert_eq!(
+            pair[1].0,
+            pair[0].1 + 1,
+            "gap or overlap between batches: {ranges:?}"
+        );
+    }
+
+    // Nothing doubled: on chain, each anchor sequence was written exactly once by this relayer.
+    relayer.kill();
+    let signatures = rpc.get_signatures_for_address(&key.pubkey()).await.unwrap();
+    let mut on_chain: BTreeMap<u64, usize> = BTreeMap::new();
+    for entry in signatures.iter().filter(|s| s.err.is_none()) {
+        let Some(memo) = &entry.memo else { continue };
+        let text = memo.rsplit_once("] ").map_or(memo.as_str(), |(_, t)| t);
+        if let Ok(bytes) = hex::decode(text)
+            && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
+        {
+            *on_chain.entry(payload.sequence.get()).or_default() += 1;
+        }
+    }
+    let finals = {
+        relayer.start();
+        let started = Instant::now();
+        loop {
+            if let Some(Value::Array(rows)) = relayer.get("/v1/anchors?limit=500").await {
+                break rows;
+            }
+            assert!(started.elapsed() < TIMEOUT, "relayer API did not come back");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    for anchor in finals.iter().filter(|a| a["state"] == "final") {
+        let sequence = anchor["sequence"].as_u64().unwrap();
+        assert_eq!(
+            on_chain.get(&sequence),
+            Some(&1),
+            "sequence {sequence} on chain {on_chain:?}"
+        );
+    }
+    assert!(
+        on_chain.values().all(|n| *n == 1),
+        "an anchor was written twice: {on_chain:?}"
+    );
+    let history = relayer
+        .get(&format!("/v1/anchors/{}", finals[0]["id"]))
+        .await
+        .unwrap();
+    assert!(
+        history["history"].as_array().unwrap().len() >= 3,
+        "{history}"
+    );
+
+    // A proof of block 5 verifies against the hostchain alone; a tampered one names its step.
+    let (ok, proof, err) = relayer.cli(&["proof", &net_name(&net), "5"]);
+    assert!(ok, "relayer proof failed: {err}");
+    let proof_file = dir.path().join("proof.json");
+    std::fs::write(&proof_file, &proof).unwrap();
+    relayer.kill();
+    std::fs::remove_file(dir.path().join("relayer.sqlite")).unwrap(); // verify needs no database
+    let (ok, out, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
+    assert!(ok, "verify refused a good proof: {out}\n{err}");
+    assert!(err.contains("proof verified"), "{err}");
+
+    let mut doc: Value = serde_json::from_str(&proof).unwrap();
+    let root = doc["proof"]["aggregate_root"].as_str().unwrap().to_string();
+    let mut flipped = root.clone();
+    flipped.replace_range(0..2, if &root[0..2] == "00" { "11" } else { "00" });
+    doc["proof"]["aggregate_root"] = Value::String(flipped);
+    std::fs::write(&proof_file, doc.to_string()).unwrap();
+    let (ok, _, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
+    assert!(!ok, "a proof with another aggregate root verified");
+    assert!(err.contains("block -> commitment -> aggregate"), "{err}");
+
+    let mut doc: Value = serde_json::from_str(&proof).unwrap();
+    doc["anchors"][0]["sequence"] = Value::from(999);
+    std::fs::write(&proof_file, doc.to_string()).unwrap();
+    let (ok, _, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("hostchain solana-local") && err.contains("sequence"),
+        "{err}"
+    );
+}
+
+fn net_name(net: &SymbioteNetwork) -> String {
+    let genesis: Value =
+        serde_json::from_str(&std::fs::read_to_string(net.genesis_path()).unwrap()).unwrap();
+    genesis["chain_name"].as_str().unwrap().to_string()
+}
