@@ -1,6 +1,7 @@
-//! The relayer end to end against a 4-validator symbiote and real hostchain nodes: batches are
-//! anchored, `relayer verify` accepts each proof and names the step a tampered proof fails,
-//! and a relayer killed with SIGKILL again and again loses nothing and anchors nothing twice.
+//! The relayer end to end against a 4-validator symbiote and real hostchain nodes (bitcoind
+//! regtest and the Solana test validator): batches are anchored on both, `relayer verify`
+//! accepts each proof and names the step a tampered proof fails, and a relayer killed with
+//! SIGKILL again and again loses nothing and anchors nothing twice.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use chain_adapters::solana::keys;
 use devnet::process::NodeProcess;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{SolanaValidator, ports};
+use devnet::{Bitcoind, SolanaValidator, ports};
 use serde_json::Value;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
@@ -98,17 +99,47 @@ async fn final_anchors(relayer: &Relayer) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn anchors_on_solana_verify_and_survive_sigkill() {
+async fn anchors_on_bitcoin_and_solana_verify_and_survive_sigkill() {
     let bin = symbiote_bin();
     let options = NetworkOptions {
-        hostchains: vec!["solana-local".into()],
+        hostchains: vec!["bitcoin-regtest".into(), "solana-local".into()],
         ..NetworkOptions::default()
     };
-    let (net, solana) = tokio::join!(
+    let (net, solana, bitcoind) = tokio::join!(
         SymbioteNetwork::start(&bin, &options),
-        SolanaValidator::start()
+        SolanaValidator::start(),
+        Bitcoind::start()
     );
-    let (net, solana) = (net.unwrap(), solana.unwrap());
+    let (net, solana, bitcoind) = (net.unwrap(), solana.unwrap(), bitcoind.unwrap());
+    // The relayer's Bitcoin key, funded by mined coinbases; a block every second from then on.
+    let bitcoin_key =
+        bitcoin::secp256k1::SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng())
+            .display_secret()
+            .to_string();
+    let bitcoin_address = chain_adapters::bitcoin::wallet::Signer::from_text(
+        &bitcoin_key,
+        bitcoin::Network::Regtest,
+        "test",
+    )
+    .unwrap()
+    .address()
+    .to_string();
+    bitcoind.mine_to(101, &bitcoin_address).await.unwrap();
+    let miner = {
+        let url = bitcoind.rpc_url().to_string();
+        let (user, password) = bitcoind.auth();
+        let (user, password) = (user.to_string(), password.to_string());
+        let address = bitcoin_address.clone();
+        tokio::spawn(async move {
+            let client = devnet::rpc::client();
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let params = serde_json::json!([1, address]);
+                let auth = Some((user.as_str(), password.as_str()));
+                let _ = devnet::rpc::call(&client, &url, auth, "generatetoaddress", params).await;
+            }
+        })
+    };
     let rpc =
         RpcClient::new_with_commitment(solana.rpc_url().to_string(), CommitmentConfig::confirmed());
     let key = Keypair::new();
@@ -116,6 +147,8 @@ async fn anchors_on_solana_verify_and_survive_sigkill() {
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("solana.json"), keys::to_json(&key)).unwrap();
+    std::fs::write(dir.path().join("bitcoin.key"), &bitcoin_key).unwrap();
+    let (btc_user, btc_password) = bitcoind.auth();
     let port = ports::free_port().unwrap();
     let config = dir.path().join("relayer.toml");
     std::fs::write(
@@ -145,11 +178,21 @@ poll_interval_ms = 300
 kind = "solana"
 rpc_url = "{solana}"
 key_file = "solana.json"
+
+[hostchains.bitcoin-regtest]
+kind = "bitcoin"
+rpc_url = "{btc}"
+rpc_user = "{btc_user}"
+rpc_password = "{btc_password}"
+network = "regtest"
+key_file = "bitcoin.key"
+confirmations = 2
 "#,
             node = net.url(0),
             genesis = net.genesis_path().display(),
             db = dir.path().join("relayer.sqlite").display(),
             solana = solana.rpc_url(),
+            btc = bitcoind.rpc_url(),
         ),
     )
     .unwrap();
@@ -168,17 +211,19 @@ key_file = "solana.json"
         relayer.start();
     }
 
-    // Eventually at least three batches are anchored and final.
+    // Eventually at least three batches are anchored and final on each hostchain.
     let started = Instant::now();
     loop {
         let finals = final_anchors(&relayer).await;
-        if finals.len() >= 3 {
+        let on = |chain: &str| finals.iter().filter(|a| a["hostchain"] == chain).count();
+        if on("solana-local") >= 3 && on("bitcoin-regtest") >= 3 {
             break;
         }
         assert!(
             started.elapsed() < TIMEOUT,
-            "only {} final anchors; log:\n{}",
-            finals.len(),
+            "final anchors: {} on solana, {} on bitcoin; log:\n{}",
+            on("solana-local"),
+            on("bitcoin-regtest"),
             relayer.log()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -236,17 +281,35 @@ key_file = "solana.json"
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
-    for anchor in finals.iter().filter(|a| a["state"] == "final") {
-        let sequence = anchor["sequence"].as_u64().unwrap();
+    let final_on = |chain: &'static str| {
+        finals
+            .iter()
+            .filter(move |a| a["state"] == "final" && a["hostchain"] == chain)
+            .map(|a| a["sequence"].as_u64().unwrap())
+    };
+    for sequence in final_on("solana-local") {
         assert_eq!(
             on_chain.get(&sequence),
             Some(&1),
-            "sequence {sequence} on chain {on_chain:?}"
+            "sequence {sequence} on Solana {on_chain:?}"
         );
     }
     assert!(
         on_chain.values().all(|n| *n == 1),
-        "an anchor was written twice: {on_chain:?}"
+        "written twice on Solana: {on_chain:?}"
+    );
+    miner.abort();
+    let on_bitcoin = bitcoin_anchor_sequences(&bitcoind).await;
+    for sequence in final_on("bitcoin-regtest") {
+        assert_eq!(
+            on_bitcoin.get(&sequence),
+            Some(&1),
+            "sequence {sequence} on Bitcoin {on_bitcoin:?}"
+        );
+    }
+    assert!(
+        on_bitcoin.values().all(|n| *n == 1),
+        "mined twice on Bitcoin: {on_bitcoin:?}"
     );
     let history = relayer
         .get(&format!("/v1/anchors/{}", finals[0]["id"]))
@@ -267,6 +330,12 @@ key_file = "solana.json"
     let (ok, out, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
     assert!(ok, "verify refused a good proof: {out}\n{err}");
     assert!(err.contains("proof verified"), "{err}");
+    assert!(out.contains("hostchain bitcoin-regtest"), "{out}");
+    assert!(out.contains("hostchain solana-local"), "{out}");
+    assert!(
+        out.contains("hostchain bitcoin-regtest") && out.contains("hostchain solana-local"),
+        "{out}"
+    );
 
     let mut doc: Value = serde_json::from_str(&proof).unwrap();
     let root = doc["proof"]["aggregate_root"].as_str().unwrap().to_string();
@@ -284,7 +353,7 @@ key_file = "solana.json"
     let (ok, _, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
     assert!(!ok);
     assert!(
-        err.contains("hostchain solana-local") && err.contains("sequence"),
+        err.contains("hostchain ") && err.contains("sequence"),
         "{err}"
     );
 }
@@ -293,4 +362,38 @@ fn net_name(net: &SymbioteNetwork) -> String {
     let genesis: Value =
         serde_json::from_str(&std::fs::read_to_string(net.genesis_path()).unwrap()).unwrap();
     genesis["chain_name"].as_str().unwrap().to_string()
+}
+
+/// How many times each anchor sequence appears in an OP_RETURN of the regtest chain.
+async fn bitcoin_anchor_sequences(node: &Bitcoind) -> BTreeMap<u64, usize> {
+    let tip = node
+        .call("getblockcount", serde_json::json!([]))
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    let mut seen = BTreeMap::new();
+    for height in 1..=tip {
+        let hash = node
+            .call("getblockhash", serde_json::json!([height]))
+            .await
+            .unwrap();
+        let block = node
+            .call("getblock", serde_json::json!([hash, 2]))
+            .await
+            .unwrap();
+        for tx in block["tx"].as_array().unwrap() {
+            for out in tx["vout"].as_array().unwrap() {
+                let script = out["scriptPubKey"]["hex"].as_str().unwrap_or_default();
+                // OP_RETURN, push of 45 bytes, then the payload.
+                if let Some(payload) = script.strip_prefix("6a2d")
+                    && let Ok(bytes) = hex::decode(payload)
+                    && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
+                {
+                    *seen.entry(payload.sequence.get()).or_default() += 1;
+                }
+            }
+        }
+    }
+    seen
 }
