@@ -12,6 +12,7 @@ pub mod anchor;
 pub mod bitcoin;
 pub mod bridge;
 pub mod error;
+pub mod evm;
 pub mod registry;
 pub mod scout;
 pub mod solana;

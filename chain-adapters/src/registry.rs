@@ -40,7 +40,11 @@ pub type BuildFuture =
 pub type Factory = fn(HostchainId, serde_json::Value) -> BuildFuture;
 
 /// The hostchain kinds, by the name used in configuration (`kind = "..."`).
-pub const KINDS: &[(&str, Factory)] = &[("bitcoin", crate::bitcoin::build), ("solana", crate::solana::build)];
+pub const KINDS: &[(&str, Factory)] = &[
+    ("bitcoin", crate::bitcoin::build),
+    ("solana", crate::solana::build),
+    ("evm", crate::evm::build),
+];
 
 /// Builds the adapter of kind `kind` for `hostchain`.
 pub async fn build(

@@ -1,0 +1,209 @@
+//! The EVM hostchain adapter (alloy 2).
+//!
+//! - Anchors are calls of the SymbioteAnchor contract's `anchor(...)`, authorized by EIP-712
+//!   signatures of a threshold of the registered relayer set and paid for by this relayer's key
+//!   ([`anchor`]).
+//! - Every transaction is an EIP-1559 transaction built, fee-capped, gas-estimated and signed
+//!   locally; its nonce survives restarts because it travels in the stored
+//!   [`crate::PreparedTx`] ([`transactions`], [`nonce`], [`fees`]).
+//! - Deposits are `Deposited` events of the SymbioteBridge contract, scanned by block range
+//!   from a cursor and reported only once they are past the confirmation depth (or the
+//!   `finalized` block), so a reorg above that depth never produces a wrong deposit
+//!   ([`deposits`]).
+//! - Releases are calls of the bridge's `release(...)` with the relayers' EIP-712 signatures;
+//!   the contract refuses a release nonce twice ([`release`]).
+//!
+//! Contract bindings are generated from the committed artifacts in [`bindings`]; RPC errors
+//! are classified in [`errors`]; JSON-RPC goes over HTTP(S) through [`transport`];
+//! configuration is in [`config`] and the key in [`keys`].
+
+pub mod anchor;
+pub mod bindings;
+pub mod config;
+pub mod deposits;
+pub mod errors;
+pub mod fees;
+pub mod keys;
+pub mod nonce;
+pub mod release;
+pub mod transactions;
+pub mod transport;
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256};
+use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::client::RpcClient;
+use alloy::transports::TransportError;
+use symbiote::types::HostchainId;
+use tokio::sync::OnceCell;
+
+use crate::anchor::Anchorer;
+use crate::bridge::{DepositWatcher, Releaser};
+use crate::error::{AdapterError, AdapterResult, ErrorKind};
+use crate::registry::{BuildFuture, HostchainAdapter};
+
+pub use config::EvmConfig;
+pub use keys::RelayerKey;
+
+/// The EVM adapter.
+pub struct EvmAdapter {
+    /// Which hostchain this is.
+    hostchain: HostchainId,
+    /// JSON-RPC client, without fillers: the adapter sets every field itself.
+    provider: RootProvider,
+    /// The relayer key: pays gas, signs transactions and EIP-712 messages.
+    key: RelayerKey,
+    /// The settings.
+    config: EvmConfig,
+    /// The node's chain id, read once (and checked against `config.chain_id`).
+    chain_id: OnceCell<u64>,
+    /// Nonces handed out by this process.
+    nonces: nonce::NonceBook,
+}
+
+impl std::fmt::Debug for EvmAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvmAdapter")
+            .field("hostchain", &self.hostchain)
+            .field("relayer", &self.key.address())
+            .field("anchor_contract", &self.config.anchor_contract)
+            .field("bridge_contract", &self.config.bridge_contract)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EvmAdapter {
+    /// Builds the adapter from its configuration, reading the key from where it says. Nothing
+    /// is sent to the node until the adapter is used.
+    pub fn new(hostchain: HostchainId, config: EvmConfig) -> AdapterResult<Self> {
+        let key = RelayerKey::load(&config.key)
+            .map_err(|e| AdapterError::new(ErrorKind::Config, &hostchain, format!("key: {e}")))?;
+        Self::with_key(hostchain, config, key)
+    }
+
+    /// Builds the adapter with a key already loaded (tests and tools).
+    pub fn with_key(
+        hostchain: HostchainId,
+        config: EvmConfig,
+        key: RelayerKey,
+    ) -> AdapterResult<Self> {
+        let config_err =
+            |message: String| AdapterError::new(ErrorKind::Config, &hostchain, message);
+        let url = config
+            .rpc_url
+            .parse()
+            .map_err(|e| config_err(format!("rpc_url: not a URL ({e})")))?;
+        let transport =
+            transport::HttpTransport::new(url, config.rpc_timeout).map_err(config_err)?;
+        let is_local = transport.is_local();
+        let provider = RootProvider::new(RpcClient::new(transport, is_local));
+        Ok(EvmAdapter {
+            hostchain,
+            provider,
+            key,
+            config,
+            chain_id: OnceCell::new(),
+            nonces: nonce::NonceBook::default(),
+        })
+    }
+
+    /// The relayer's address (the account that pays gas).
+    pub fn relayer_address(&self) -> Address {
+        self.key.address()
+    }
+
+    /// The JSON-RPC provider.
+    pub fn provider(&self) -> &RootProvider {
+        &self.provider
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EvmConfig {
+        &self.config
+    }
+
+    /// The node's chain id, checked against the configured one the first time.
+    pub async fn chain_id(&self) -> AdapterResult<u64> {
+        self.chain_id
+            .get_or_try_init(|| async {
+                let id = self
+                    .provider
+                    .get_chain_id()
+                    .await
+                    .map_err(|e| self.rpc_err("eth_chainId", &e, ErrorKind::InvalidResponse))?;
+                match self.config.chain_id {
+                    Some(expected) if expected != id => Err(self.err(
+                        ErrorKind::Config,
+                        format!("chain_id: the node at rpc_url is on chain {id}, not {expected}"),
+                    )),
+                    _ => Ok(id),
+                }
+            })
+            .await
+            .copied()
+    }
+
+    fn err(&self, kind: ErrorKind, message: impl Into<String>) -> AdapterError {
+        AdapterError::new(kind, &self.hostchain, message)
+    }
+
+    fn rpc_err(&self, what: &str, error: &TransportError, fallback: ErrorKind) -> AdapterError {
+        errors::classify(&self.hostchain, what, error, fallback)
+    }
+
+    fn contract_err(&self, what: &str, error: &alloy::contract::Error) -> AdapterError {
+        errors::classify_contract(&self.hostchain, what, error)
+    }
+
+    /// The bridge contract, or a configuration error naming what needed it.
+    fn bridge(&self, what: &str) -> AdapterResult<Address> {
+        self.config.bridge_contract.ok_or_else(|| {
+            self.err(
+                ErrorKind::Config,
+                format!("{what} needs bridge_contract in the configuration"),
+            )
+        })
+    }
+}
+
+/// Parses a transaction hash given as text (`0x` and 64 hex digits).
+fn parse_tx_hash(hostchain: &HostchainId, id: &str) -> AdapterResult<B256> {
+    id.parse::<B256>().map_err(|e| {
+        AdapterError::new(
+            ErrorKind::NotFound,
+            hostchain,
+            format!("'{id}' is not an EVM transaction hash ({e})"),
+        )
+    })
+}
+
+impl HostchainAdapter for EvmAdapter {
+    fn hostchain(&self) -> &HostchainId {
+        &self.hostchain
+    }
+
+    fn anchorer(&self) -> &dyn Anchorer {
+        self
+    }
+
+    fn deposits(&self) -> Option<&dyn DepositWatcher> {
+        self.config
+            .bridge_contract
+            .map(|_| self as &dyn DepositWatcher)
+    }
+
+    fn releaser(&self) -> Option<&dyn Releaser> {
+        self.config.bridge_contract.map(|_| self as &dyn Releaser)
+    }
+}
+
+/// The registry's factory for `kind = "evm"`.
+pub fn build(hostchain: HostchainId, config: serde_json::Value) -> BuildFuture {
+    Box::pin(async move {
+        let config = EvmConfig::from_value(config)
+            .map_err(|e| AdapterError::new(ErrorKind::Config, &hostchain, e.to_string()))?;
+        let adapter: Arc<dyn HostchainAdapter> = Arc::new(EvmAdapter::new(hostchain, config)?);
+        Ok(adapter)
+    })
+}

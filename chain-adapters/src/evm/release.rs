@@ -1,0 +1,107 @@
+//! Releases on an EVM chain: a call of the SymbioteBridge contract's
+//! `release(nonce, token, recipient, amount, signatures)`, authorized by a threshold of the
+//! relayer set over the EIP-712 message
+//! `Release(uint256 nonce,address token,address recipient,uint256 amount)` in the domain
+//! ("SymbioteBridge", "1", chain id, bridge address). The contract consumes a release nonce
+//! once, whatever becomes of it (paid, queued by the limits, cancelled), so a release is never
+//! paid twice; `isReleased` says whether the nonce is consumed.
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::sol_types::{SolCall, SolStruct};
+use async_trait::async_trait;
+use symbiote::types::Nonce;
+
+use super::EvmAdapter;
+use super::anchor::domain;
+use super::bindings::{BRIDGE_DOMAIN_NAME, SymbioteBridge, typed};
+use super::transactions::Purpose;
+use crate::anchor::PreparedTx;
+use crate::bridge::{ReleaseOrder, Releaser};
+use crate::error::{AdapterResult, ErrorKind};
+
+impl EvmAdapter {
+    /// The typed-data message of `order`; a destination or token that is not an EVM address
+    /// is `Rejected`.
+    pub fn release_message(&self, order: &ReleaseOrder) -> AdapterResult<typed::Release> {
+        let recipient: Address = order.destination.as_str().parse().map_err(|e| {
+            self.err(
+                ErrorKind::Rejected,
+                format!(
+                    "release {}: destination '{}' is not an EVM address ({e})",
+                    order.nonce, order.destination
+                ),
+            )
+        })?;
+        let token = if order.token.is_native() {
+            Address::ZERO
+        } else {
+            order.token.as_str().parse().map_err(|e| {
+                self.err(
+                    ErrorKind::Rejected,
+                    format!(
+                        "release {}: token '{}' is not an EVM address ({e})",
+                        order.nonce, order.token
+                    ),
+                )
+            })?
+        };
+        Ok(typed::Release {
+            nonce: U256::from(order.nonce.get()),
+            token,
+            recipient,
+            amount: U256::from(order.amount.get()),
+        })
+    }
+
+    /// The EIP-712 digest of `order` that the bridge checks (its `releaseDigest`).
+    pub async fn release_digest(&self, order: &ReleaseOrder) -> AdapterResult<B256> {
+        let bridge = self.bridge("a release")?;
+        let chain_id = self.chain_id().await?;
+        let message = self.release_message(order)?;
+        Ok(message.eip712_signing_hash(&domain(BRIDGE_DOMAIN_NAME, chain_id, bridge)))
+    }
+}
+
+#[async_trait]
+impl Releaser for EvmAdapter {
+    async fn sign_release(&self, order: &ReleaseOrder) -> AdapterResult<Option<Vec<u8>>> {
+        let digest = self.release_digest(order).await?;
+        self.sign_digest(&digest).map(Some)
+    }
+
+    /// Builds the release call. The gas estimate executes it, so an order whose nonce the
+    /// bridge already consumed fails here with `Rejected` (`NonceAlreadyUsed`).
+    async fn prepare_release(&self, order: &ReleaseOrder) -> AdapterResult<PreparedTx> {
+        let bridge = self.bridge("a release")?;
+        let digest = self.release_digest(order).await?;
+        let signatures = self
+            .authorization(bridge, &digest, &order.cosignatures)
+            .await?;
+        let message = self.release_message(order)?;
+        let call = SymbioteBridge::releaseCall {
+            nonce: message.nonce,
+            token: message.token,
+            recipient: message.recipient,
+            amount: message.amount,
+            signatures,
+        };
+        self.prepare_call(
+            bridge,
+            call.abi_encode().into(),
+            Purpose::Release {
+                nonce: order.nonce.get(),
+            },
+        )
+        .await
+    }
+
+    /// Whether the bridge has consumed release nonce `nonce` (paid, queued or cancelled).
+    async fn is_released(&self, nonce: Nonce) -> AdapterResult<bool> {
+        let bridge = self.bridge("is_released")?;
+        SymbioteBridge::new(bridge, &self.provider)
+            .isReleased(U256::from(nonce.get()))
+            .call()
+            .await
+            .map_err(|e| self.contract_err("isReleased", &e))
+    }
+}
