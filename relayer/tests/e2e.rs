@@ -1,5 +1,5 @@
 //! The relayer end to end against a 4-validator symbiote and real hostchain nodes (bitcoind
-//! regtest and the Solana test validator): batches are anchored on both, `relayer verify`
+//! regtest, anvil with the anchor contract, and the Solana test validator): batches are anchored on both, `relayer verify`
 //! accepts each proof and names the step a tampered proof fails, and a relayer killed with
 //! SIGKILL again and again loses nothing and anchors nothing twice.
 
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chain_adapters::solana::keys;
 use devnet::process::NodeProcess;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{Bitcoind, SolanaValidator, ports};
+use devnet::{Anvil, Bitcoind, SolanaValidator, ports};
 use serde_json::Value;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
@@ -99,18 +99,55 @@ async fn final_anchors(relayer: &Relayer) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn anchors_on_bitcoin_and_solana_verify_and_survive_sigkill() {
+async fn anchors_on_three_hostchains_verify_and_survive_sigkill() {
     let bin = symbiote_bin();
     let options = NetworkOptions {
-        hostchains: vec!["bitcoin-regtest".into(), "solana-local".into()],
+        hostchains: vec![
+            "bitcoin-regtest".into(),
+            "evm-31337".into(),
+            "solana-local".into(),
+        ],
         ..NetworkOptions::default()
     };
-    let (net, solana, bitcoind) = tokio::join!(
+    let (net, solana, bitcoind, anvil) = tokio::join!(
         SymbioteNetwork::start(&bin, &options),
         SolanaValidator::start(),
-        Bitcoind::start()
+        Bitcoind::start(),
+        Anvil::start()
     );
-    let (net, solana, bitcoind) = (net.unwrap(), solana.unwrap(), bitcoind.unwrap());
+    let (net, solana, bitcoind, anvil) = (
+        net.unwrap(),
+        solana.unwrap(),
+        bitcoind.unwrap(),
+        anvil.unwrap(),
+    );
+    // The anchor contract with the relayer's EVM key as its only relayer.
+    let evm_key = alloy::signers::local::PrivateKeySigner::random();
+    let deployer = alloy::signers::local::PrivateKeySigner::random();
+    let ether = 1_000_000_000_000_000_000u128;
+    anvil
+        .set_balance(&evm_key.address().to_string(), 100 * ether)
+        .await
+        .unwrap();
+    anvil
+        .set_balance(&deployer.address().to_string(), 100 * ether)
+        .await
+        .unwrap();
+    let deployer = {
+        use alloy::providers::{Provider, ProviderBuilder};
+        ProviderBuilder::new()
+            .wallet(alloy::network::EthereumWallet::from(deployer))
+            .connect_http(anvil.rpc_url().parse().unwrap())
+            .erased()
+    };
+    let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
+        &deployer,
+        vec![evm_key.address()],
+        alloy::primitives::U256::from(1),
+    )
+    .await
+    .unwrap()
+    .address();
     // The relayer's Bitcoin key, funded by mined coinbases; a block every second from then on.
     let bitcoin_key =
         bitcoin::secp256k1::SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng())
@@ -130,10 +167,19 @@ async fn anchors_on_bitcoin_and_solana_verify_and_survive_sigkill() {
         let (user, password) = bitcoind.auth();
         let (user, password) = (user.to_string(), password.to_string());
         let address = bitcoin_address.clone();
+        let evm_url = anvil.rpc_url().to_string();
         tokio::spawn(async move {
             let client = devnet::rpc::client();
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = devnet::rpc::call(
+                    &client,
+                    &evm_url,
+                    None,
+                    "anvil_mine",
+                    serde_json::json!(["0x1"]),
+                )
+                .await;
                 let params = serde_json::json!([1, address]);
                 let auth = Some((user.as_str(), password.as_str()));
                 let _ = devnet::rpc::call(&client, &url, auth, "generatetoaddress", params).await;
@@ -148,6 +194,7 @@ async fn anchors_on_bitcoin_and_solana_verify_and_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("solana.json"), keys::to_json(&key)).unwrap();
     std::fs::write(dir.path().join("bitcoin.key"), &bitcoin_key).unwrap();
+    std::fs::write(dir.path().join("evm.key"), hex::encode(evm_key.to_bytes())).unwrap();
     let (btc_user, btc_password) = bitcoind.auth();
     let port = ports::free_port().unwrap();
     let config = dir.path().join("relayer.toml");
@@ -187,12 +234,20 @@ rpc_password = "{btc_password}"
 network = "regtest"
 key_file = "bitcoin.key"
 confirmations = 2
+
+[hostchains.evm-31337]
+kind = "evm"
+rpc_url = "{evm}"
+key_file = "evm.key"
+anchor_contract = "{anchor_contract}"
+confirmations = 3
 "#,
             node = net.url(0),
             genesis = net.genesis_path().display(),
             db = dir.path().join("relayer.sqlite").display(),
             solana = solana.rpc_url(),
             btc = bitcoind.rpc_url(),
+            evm = anvil.rpc_url(),
         ),
     )
     .unwrap();
@@ -216,14 +271,15 @@ confirmations = 2
     loop {
         let finals = final_anchors(&relayer).await;
         let on = |chain: &str| finals.iter().filter(|a| a["hostchain"] == chain).count();
-        if on("solana-local") >= 3 && on("bitcoin-regtest") >= 3 {
+        if on("solana-local") >= 3 && on("bitcoin-regtest") >= 3 && on("evm-31337") >= 3 {
             break;
         }
         assert!(
             started.elapsed() < TIMEOUT,
-            "final anchors: {} on solana, {} on bitcoin; log:\n{}",
+            "final anchors: {} on solana, {} on bitcoin, {} on evm; log:\n{}",
             on("solana-local"),
             on("bitcoin-regtest"),
+            on("evm-31337"),
             relayer.log()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -311,6 +367,29 @@ confirmations = 2
         on_bitcoin.values().all(|n| *n == 1),
         "mined twice on Bitcoin: {on_bitcoin:?}"
     );
+    let on_evm = {
+        use alloy::providers::Provider;
+        use alloy::sol_types::SolEvent;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(anchor_contract)
+            .from_block(0u64);
+        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+        for log in deployer.get_logs(&filter).await.unwrap() {
+            if let Ok(event) =
+                chain_adapters::evm::bindings::SymbioteAnchor::Anchored::decode_log(&log.inner)
+            {
+                *seen.entry(event.data.sequence).or_default() += 1;
+            }
+        }
+        seen
+    };
+    for sequence in final_on("evm-31337") {
+        assert_eq!(
+            on_evm.get(&sequence),
+            Some(&1),
+            "sequence {sequence} on EVM {on_evm:?}"
+        );
+    }
     let history = relayer
         .get(&format!("/v1/anchors/{}", finals[0]["id"]))
         .await
@@ -332,6 +411,7 @@ confirmations = 2
     assert!(err.contains("proof verified"), "{err}");
     assert!(out.contains("hostchain bitcoin-regtest"), "{out}");
     assert!(out.contains("hostchain solana-local"), "{out}");
+    assert!(out.contains("hostchain evm-31337"), "{out}");
     assert!(
         out.contains("hostchain bitcoin-regtest") && out.contains("hostchain solana-local"),
         "{out}"
