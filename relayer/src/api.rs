@@ -191,9 +191,18 @@ async fn batch(State(app): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Js
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch {id}")))?;
     let anchors = app.store.anchors(Some(id), 100).await?;
     let history = app.store.transitions("batch", id).await?;
-    Ok(Json(
-        json!({"batch": row, "anchors": anchors, "history": history}),
-    ))
+    let aggregate = app
+        .store
+        .batch_contents(id)
+        .await?
+        .map(|(_, aggregate)| aggregate.commitments)
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "batch": row,
+        "aggregate": aggregate,
+        "anchors": anchors,
+        "history": history,
+    })))
 }
 
 async fn anchors(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {

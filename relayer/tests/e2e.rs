@@ -19,12 +19,12 @@ use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::signature::{Keypair, Signer};
 
-const SYMBIOTE: &str = env!("CARGO_BIN_EXE_relayer");
+const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 const TIMEOUT: Duration = Duration::from_secs(240);
 
 fn symbiote_bin() -> PathBuf {
     // The symbiote binary is built next to the relayer binary by `cargo test --workspace`.
-    let dir = Path::new(SYMBIOTE).parent().unwrap();
+    let dir = Path::new(RELAYER).parent().unwrap();
     let bin = dir.join("symbiote");
     assert!(
         bin.exists(),
@@ -43,12 +43,13 @@ struct Relayer {
 
 impl Relayer {
     fn start(&mut self) {
-        let mut command = Command::new(SYMBIOTE);
+        let mut command = Command::new(RELAYER);
         command
             .arg("--config")
             .arg(&self.config)
             .arg("run")
-            .env("RUST_LOG", "info,sqlx=warn");
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("E2E_ADMIN_TOKEN", ADMIN_TOKEN);
         self.process =
             Some(NodeProcess::spawn("relayer", command, &self.dir.join("relayer.log")).unwrap());
     }
@@ -58,7 +59,7 @@ impl Relayer {
     }
 
     fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(SYMBIOTE)
+        let out = Command::new(RELAYER)
             .arg("--config")
             .arg(&self.config)
             .args(args)
@@ -212,6 +213,7 @@ url = "sqlite://{db}"
 
 [api]
 listen = "127.0.0.1:{port}"
+admin_token_env = "E2E_ADMIN_TOKEN"
 
 [batch]
 every_blocks = 10
@@ -258,10 +260,13 @@ confirmations = 3
         process: None,
     };
 
-    // Kill -9 the relayer again and again while it works, restarting it each time.
+    // Kill -9 the relayer 20 times at random moments while it works, restarting it each time.
     relayer.start();
-    for round in 0..4u64 {
-        tokio::time::sleep(Duration::from_millis(1_500 + 700 * round)).await;
+    wait_api(&relayer).await;
+    let foreign = submit_foreign_commitment(&relayer).await;
+    for _ in 0..20 {
+        let pause = 150 + rand::random::<u64>() % 1_200;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
         relayer.kill();
         relayer.start();
     }
@@ -289,6 +294,37 @@ confirmations = 3
         status["followed_height"].as_u64().unwrap() >= 10,
         "{status}"
     );
+
+    // The foreign symbiote's commitment went into an aggregate that is anchored.
+    let batches = relayer.get("/v1/batches?limit=500").await.unwrap();
+    let mut carried = false;
+    for batch in batches.as_array().unwrap() {
+        let detail = relayer
+            .get(&format!("/v1/batches/{}", batch["id"]))
+            .await
+            .unwrap();
+        let aggregate = detail["aggregate"].as_array();
+        assert!(aggregate.is_some(), "batch without aggregate: {detail}");
+        if aggregate.unwrap().iter().any(|h| h == &foreign) {
+            carried = detail["anchors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["state"] == "final");
+        }
+    }
+    assert!(
+        carried,
+        "the foreign commitment {foreign} is in no anchored aggregate"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", relayer.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("relayer_anchors{"), "{metrics}");
+    assert!(metrics.contains("relayer_followed_height"), "{metrics}");
 
     // Nothing lost: batches cover every height from 1 without gaps or overlaps.
     let batches = relayer.get("/v1/batches?limit=500").await.unwrap();
@@ -437,6 +473,57 @@ confirmations = 3
         "{err}"
     );
 }
+
+async fn wait_api(relayer: &Relayer) {
+    let started = Instant::now();
+    while relayer.get("/health").await.is_none() && relayer.get("/v1/status").await.is_none() {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "relayer API not up: {}",
+            relayer.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Submits a commitment of another symbiote (admin call); returns its hash.
+async fn submit_foreign_commitment(relayer: &Relayer) -> Value {
+    use symbiote::codec::Canonical;
+    use symbiote::types::{Height, SymbioteId};
+    let other = SymbioteId::from_name("foreign-symbiote");
+    let commitment = symbiote::commitment::Commitment {
+        symbiote: other,
+        from: Height::new(1),
+        to: Height::new(8),
+        blocks_root: symbiote::hash::Hash([7; 32]),
+        validator_set_hash: symbiote::hash::Hash([8; 32]),
+        certificate: symbiote::certificate::QuorumCertificate {
+            symbiote: other,
+            height: Height::new(8),
+            block_hash: symbiote::hash::Hash([9; 32]),
+            signatures: vec![],
+        },
+    };
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/commitments", relayer.api);
+    let body = serde_json::json!({"commitment": hex::encode(commitment.encode())});
+    let refused = client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "admin calls need the token");
+    let reply: Value = client
+        .post(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["added"], true, "{reply}");
+    reply["hash"].clone()
+}
+
+const ADMIN_TOKEN: &str = "e2e-admin-token";
 
 fn net_name(net: &SymbioteNetwork) -> String {
     let genesis: Value =
