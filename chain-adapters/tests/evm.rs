@@ -1,195 +1,24 @@
 //! The EVM adapter against a real anvil: threshold-signed anchors (round trip, 2 of 3,
-//! restart with stored nonces, fee-bumped replacement, reorg), bridge deposits past the
-//! confirmation depth, and releases the bridge never pays twice. The contracts are deployed
-//! from the committed artifacts (`contracts/artifacts`).
+//! restart with stored nonces, fee-bumped replacement, reorg), finality, and releases the bridge
+//! never pays twice. The contracts are deployed from the committed artifacts
+//! (`contracts/artifacts`) with the adapter's deploy helpers. The deposit watcher is tested in
+//! `evm_deposit_watcher.rs`, rotation and release limits in `evm_governance.rs`; the setup they
+//! share is in `common/evm.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+mod common;
 
-use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, Signature, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionReceipt;
+use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol;
-use alloy::sol_types::SolEvent;
+use chain_adapters::evm::EvmAdapter;
 use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge};
 use chain_adapters::evm::fees::Wei;
-use chain_adapters::evm::transactions::Meta;
-use chain_adapters::evm::{EvmAdapter, EvmConfig};
-use chain_adapters::{
-    AnchorRequest, Anchorer, DepositCursor, DepositWatcher, ErrorKind, ObservedDeposit, PreparedTx,
-    ReleaseOrder, TxStatus,
-};
-use devnet::Anvil;
+use chain_adapters::{Anchorer, ErrorKind, PreparedTx, ReleaseOrder, TxStatus};
+use common::evm::{Chain, ETHER, included, meta, request, request_of, settled};
 use serde_json::json;
-use symbiote::anchor::AnchorPayload;
-use symbiote::crypto::{Keypair as SymbioteKey, PublicKey};
-use symbiote::hash::Hash;
-use symbiote::types::{
-    Amount, Height, HostAddress, HostchainId, Nonce, Sequence, SymbioteId, TokenId,
-};
-
-sol!(
-    #[sol(rpc)]
-    PlainToken,
-    "../contracts/artifacts/PlainToken.json"
-);
-
-const ETHER: u128 = 1_000_000_000_000_000_000;
-/// How long anvil's automine may take to mine a transaction it accepted.
-const MINING_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A running anvil, a funded deployer, and a place for key files.
-struct Chain {
-    anvil: Anvil,
-    deployer: DynProvider,
-    dir: tempfile::TempDir,
-}
-
-impl Chain {
-    async fn start() -> Chain {
-        Chain::on(Anvil::start().await.unwrap()).await
-    }
-
-    /// A chain for a test that changes node-wide behaviour (automine, reorgs), which would
-    /// disturb other tests on a shared node: skipped with `COMPOSE=1`.
-    async fn start_exclusive() -> Option<Chain> {
-        if devnet::compose::enabled() {
-            eprintln!("skipped with COMPOSE=1: this test needs an anvil of its own");
-            return None;
-        }
-        Some(Chain::on(Anvil::spawn().await.unwrap()).await)
-    }
-
-    async fn on(anvil: Anvil) -> Chain {
-        let deployer_key = PrivateKeySigner::random();
-        anvil
-            .set_balance(&deployer_key.address().to_string(), 1_000 * ETHER)
-            .await
-            .unwrap();
-        let deployer = provider(&anvil, deployer_key);
-        Chain {
-            anvil,
-            deployer,
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// A fresh key with 100 ether.
-    async fn funded_key(&self) -> PrivateKeySigner {
-        let key = PrivateKeySigner::random();
-        self.anvil
-            .set_balance(&key.address().to_string(), 100 * ETHER)
-            .await
-            .unwrap();
-        key
-    }
-
-    async fn deploy_anchor(&self, relayers: &[Address], threshold: u64) -> Address {
-        *SymbioteAnchor::deploy(&self.deployer, relayers.to_vec(), U256::from(threshold))
-            .await
-            .unwrap()
-            .address()
-    }
-
-    async fn deploy_bridge(&self, relayers: &[Address], threshold: u64) -> Address {
-        *SymbioteBridge::deploy(&self.deployer, relayers.to_vec(), U256::from(threshold))
-            .await
-            .unwrap()
-            .address()
-    }
-
-    /// An adapter for `key` with the given contracts; `extra` overrides configuration keys.
-    fn adapter(
-        &self,
-        key: &PrivateKeySigner,
-        anchor: Address,
-        bridge: Option<Address>,
-        extra: serde_json::Value,
-    ) -> EvmAdapter {
-        let key_file = self.dir.path().join(format!("{}.hex", key.address()));
-        std::fs::write(&key_file, hex::encode(key.to_bytes())).unwrap();
-        let mut section = json!({
-            "rpc_url": self.anvil.rpc_url(),
-            "key_file": key_file,
-            "chain_id": devnet::anvil::CHAIN_ID,
-            "anchor_contract": anchor.to_string(),
-            "confirmations": 3,
-            "max_fee_per_gas_gwei": 50,
-        });
-        if let Some(bridge) = bridge {
-            section["bridge_contract"] = json!(bridge.to_string());
-        }
-        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-            section[k] = v;
-        }
-        let config = EvmConfig::from_value(section).unwrap();
-        EvmAdapter::new(HostchainId::new("evm-31337").unwrap(), config).unwrap()
-    }
-
-    async fn automine(&self, on: bool) {
-        self.anvil
-            .call("evm_setAutomine", json!([on]))
-            .await
-            .unwrap();
-    }
-}
-
-fn provider(anvil: &Anvil, key: PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(anvil.rpc_url().parse().unwrap())
-        .erased()
-}
-
-fn request(sequence: u64, from: u64, to: u64) -> AnchorRequest {
-    request_of("evm-test", sequence, from, to)
-}
-
-fn request_of(symbiote: &str, sequence: u64, from: u64, to: u64) -> AnchorRequest {
-    AnchorRequest {
-        symbiote: SymbioteId::from_name(symbiote),
-        payload: AnchorPayload {
-            sequence: Sequence::new(sequence),
-            root: Hash([u8::try_from(sequence % 251).unwrap().wrapping_add(1); 32]),
-        },
-        from: Height::new(from),
-        to: Height::new(to),
-        cosignatures: Vec::new(),
-    }
-}
-
-fn meta(tx: &PreparedTx) -> Meta {
-    serde_json::from_value(tx.meta.clone()).unwrap()
-}
-
-/// The status of `tx` once it has left the mempool (anvil's automine answers
-/// `eth_sendRawTransaction` before it mines, so a just-sent transaction gets a moment).
-async fn settled(adapter: &EvmAdapter, tx: &PreparedTx) -> TxStatus {
-    let started = Instant::now();
-    loop {
-        match adapter.status(tx, None).await.unwrap() {
-            TxStatus::InMempool if started.elapsed() < MINING_TIMEOUT => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            status => return status,
-        }
-    }
-}
-
-/// The status of `tx`, which must be included: (inclusion, confirmations, final).
-async fn included(adapter: &EvmAdapter, tx: &PreparedTx) -> (chain_adapters::Inclusion, u64, bool) {
-    match settled(adapter, tx).await {
-        TxStatus::Included {
-            inclusion,
-            confirmations,
-            fin,
-        } => (inclusion, confirmations, fin),
-        other => panic!("{} is not included: {other:?}", tx.id),
-    }
-}
+use symbiote::types::{Amount, HostAddress, HostchainId, Nonce, TokenId};
 
 /// The status of included `tx`, checked against the head read around it: confirmations are
 /// `head - height + 1` and the anchor is final from 3 on (the tests' configured depth).
@@ -497,15 +326,6 @@ async fn reorged_out_anchor_is_reported_and_lands_again() {
     }
 }
 
-/// Sends a contract call and waits for its successful receipt.
-async fn send<P: Provider, D: alloy::contract::CallDecoder>(
-    call: alloy::contract::CallBuilder<P, D>,
-) -> TransactionReceipt {
-    let receipt = call.send().await.unwrap().get_receipt().await.unwrap();
-    assert!(receipt.status(), "{receipt:?}");
-    receipt
-}
-
 #[tokio::test]
 async fn finalized_tag_decides_finality_when_configured() {
     let chain = Chain::start().await;
@@ -555,145 +375,6 @@ async fn finalized_tag_decides_finality_when_configured() {
             inclusion.height
         );
     }
-}
-
-/// Scans from `cursor` until the cursor stops moving.
-async fn scan_all(
-    watcher: &dyn DepositWatcher,
-    mut cursor: DepositCursor,
-) -> (Vec<ObservedDeposit>, DepositCursor) {
-    let mut all = Vec::new();
-    loop {
-        let scan = watcher.scan_deposits(&cursor).await.unwrap();
-        all.extend(scan.deposits);
-        if scan.next == cursor {
-            return (all, cursor);
-        }
-        cursor = scan.next;
-    }
-}
-
-/// 32 bytes that are not a valid ed25519 public key.
-fn invalid_recipient() -> B256 {
-    (1u8..=255)
-        .map(|b| [b; 32])
-        .find(|bytes| PublicKey::from_bytes(bytes).is_err())
-        .map(B256::from)
-        .unwrap()
-}
-
-#[tokio::test]
-async fn deposits_are_reported_once_past_the_confirmation_depth() {
-    let chain = Chain::start().await;
-    let relayer = chain.funded_key().await;
-    let depositor_key = chain.funded_key().await;
-    let anchor = chain.deploy_anchor(&[relayer.address()], 1).await;
-    let bridge = chain.deploy_bridge(&[relayer.address()], 1).await;
-    let start = chain.deployer.get_block_number().await.unwrap();
-    let adapter = chain.adapter(
-        &relayer,
-        anchor,
-        Some(bridge),
-        json!({ "deposit_range": 2, "deposit_start_block": start }),
-    );
-    let watcher = chain_adapters::HostchainAdapter::deposits(&adapter).unwrap();
-
-    let depositor = provider(&chain.anvil, depositor_key.clone());
-    let token = PlainToken::deploy(&depositor, "Plain".to_string(), "PLN".to_string())
-        .await
-        .unwrap();
-    let bridge_as_depositor = SymbioteBridge::new(bridge, &depositor);
-    send(token.mint(depositor_key.address(), U256::from(1_000))).await;
-    send(token.approve(bridge, U256::from(1_000))).await;
-
-    let alice = SymbioteKey::generate().public();
-    let bad = invalid_recipient();
-    let receipts = vec![
-        send(
-            bridge_as_depositor
-                .depositNative(B256::from(alice.to_bytes()))
-                .value(U256::from(ETHER)),
-        )
-        .await,
-        send(bridge_as_depositor.depositToken(
-            *token.address(),
-            U256::from(500),
-            B256::from(alice.to_bytes()),
-        ))
-        .await,
-        send(bridge_as_depositor.depositNative(bad).value(U256::from(7))).await,
-    ];
-
-    // Reported as each reaches 3 confirmations (head >= block + 2), never before: one block
-    // is mined at a time until all three are in. The head is read after each scan, so the
-    // check also holds when something else mines on the same node.
-    let mut cursor = DepositCursor::default();
-    let mut seen: Vec<ObservedDeposit> = Vec::new();
-    let mut scans_with_pending = 0;
-    while seen.len() < receipts.len() {
-        let (found, next) = scan_all(watcher, cursor.clone()).await;
-        let head = chain.deployer.get_block_number().await.unwrap();
-        for deposit in &found {
-            assert!(
-                deposit.block + 2 <= head,
-                "{deposit:?} reported at head {head}"
-            );
-        }
-        seen.extend(found);
-        cursor = next;
-        if seen.len() < receipts.len() {
-            scans_with_pending += 1;
-            chain.anvil.mine(1).await.unwrap();
-        }
-    }
-    assert!(
-        scans_with_pending >= 2,
-        "the last deposits were never held back"
-    );
-
-    let alice_text = format!("{:#x}", B256::from(alice.to_bytes()));
-    for (deposit, receipt) in seen.iter().zip(&receipts) {
-        assert_eq!(
-            deposit.id.tx.as_str(),
-            format!("{:#x}", receipt.transaction_hash)
-        );
-        assert_eq!(deposit.block, receipt.block_number.unwrap());
-        assert_eq!(deposit.depositor, depositor_key.address().to_checksum(None));
-    }
-    // The token deposit's event comes after the token's Transfer in its transaction.
-    assert_eq!(
-        seen.iter().map(|d| d.id.index).collect::<Vec<_>>(),
-        vec![0, 1, 0]
-    );
-    assert_eq!(seen[0].token, TokenId::native());
-    assert_eq!(seen[0].amount, Amount::new(ETHER));
-    assert_eq!(seen[0].recipient, Some(alice));
-    assert_eq!(seen[0].raw_recipient, alice_text);
-    assert_eq!(seen[1].token.as_str(), token.address().to_checksum(None));
-    assert_eq!(seen[1].amount, Amount::new(500));
-    assert_eq!(seen[2].recipient, None, "an invalid key is unroutable");
-    assert_eq!(seen[2].raw_recipient, format!("{bad:#x}"));
-    assert_eq!(seen[2].amount, Amount::new(7));
-
-    // The contract numbered them 1, 2, 3 in the order they are reported.
-    let nonces: Vec<U256> = receipts
-        .iter()
-        .flat_map(|r| r.inner.logs().to_vec())
-        .filter_map(|log| log.log_decode::<SymbioteBridge::Deposited>().ok())
-        .map(|log| log.inner.data.nonce)
-        .collect();
-    assert_eq!(nonces, vec![U256::from(1), U256::from(2), U256::from(3)]);
-    assert_eq!(
-        SymbioteBridge::Deposited::SIGNATURE,
-        "Deposited(uint256,address,address,uint256,bytes32)"
-    );
-
-    // From the stored cursor nothing is reported again, now or later.
-    let (again, _) = scan_all(watcher, cursor.clone()).await;
-    assert!(again.is_empty(), "{again:?}");
-    chain.anvil.mine(5).await.unwrap();
-    let (again, _) = scan_all(watcher, cursor).await;
-    assert!(again.is_empty(), "{again:?}");
 }
 
 #[tokio::test]

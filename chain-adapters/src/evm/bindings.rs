@@ -25,7 +25,9 @@ sol!(
 );
 
 /// The EIP-712 messages, exactly as the contracts hash them (`ANCHOR_TYPEHASH`,
-/// `RELEASE_TYPEHASH`): the struct and field names are part of the signed type string.
+/// `RELEASE_TYPEHASH`, `RELAYER_SET_UPDATE_TYPEHASH`, `SET_LIMIT_TYPEHASH`,
+/// `SET_PAUSED_TYPEHASH`, `CANCEL_QUEUED_TYPEHASH`): the struct and field names are part of the
+/// signed type string.
 pub mod typed {
     #![allow(missing_docs)]
 
@@ -47,6 +49,42 @@ pub mod typed {
             address token;
             address recipient;
             uint256 amount;
+        }
+
+        /// `RelayerSetUpdate(address[] relayers,uint256 threshold,uint256 nonce)`, signed by
+        /// a threshold of the current set of the contract it rotates (anchor or bridge);
+        /// `nonce` is that contract's `relayerSetNonce`.
+        #[derive(Debug, PartialEq, Eq)]
+        struct RelayerSetUpdate {
+            address[] relayers;
+            uint256 threshold;
+            uint256 nonce;
+        }
+
+        /// `SetLimit(address token,uint256 dailyCap,uint256 largeTransferThreshold,uint256 delaySeconds,uint256 nonce)`;
+        /// `nonce` is the bridge's `adminNonce`.
+        #[derive(Debug, PartialEq, Eq)]
+        struct SetLimit {
+            address token;
+            uint256 dailyCap;
+            uint256 largeTransferThreshold;
+            uint256 delaySeconds;
+            uint256 nonce;
+        }
+
+        /// `SetPaused(bool paused,uint256 nonce)`; `nonce` is the bridge's `adminNonce`.
+        #[derive(Debug, PartialEq, Eq)]
+        struct SetPaused {
+            bool paused;
+            uint256 nonce;
+        }
+
+        /// `CancelQueued(uint256 releaseNonce,uint256 nonce)`; `nonce` is the bridge's
+        /// `adminNonce`.
+        #[derive(Debug, PartialEq, Eq)]
+        struct CancelQueued {
+            uint256 releaseNonce;
+            uint256 nonce;
         }
     }
 }

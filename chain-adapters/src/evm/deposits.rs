@@ -8,6 +8,11 @@
 //! stays above it never produces a wrong deposit and nothing needs re-scanning; a reorg deeper
 //! than the configured depth is outside what any confirmation rule can protect against.
 //!
+//! Such a deep reorg is not detected either: the cursor is a bare block number, no block hash
+//! is kept, and blocks below the cursor are never read again. A deposit already reported from a
+//! block that the reorg removed stays reported, one that the new chain holds below the cursor
+//! is never reported, and nothing is logged or returned as an error.
+//!
 //! A deposit is identified by (hostchain, transaction hash, position of the event among the
 //! transaction's logs). The position inside the transaction, unlike the block-wide `logIndex`,
 //! does not depend on which block the transaction landed in.

@@ -12,6 +12,10 @@
 //!   ([`deposits`]).
 //! - Releases are calls of the bridge's `release(...)` with the relayers' EIP-712 signatures;
 //!   the contract refuses a release nonce twice ([`release`]).
+//! - Rotations of the relayer set and the bridge's administration (limits, pause, cancelling a
+//!   queued release) are EIP-712 messages that a threshold of the current set signs
+//!   ([`governance`]).
+//! - [`deploy`] deploys the contracts from the committed artifacts (tests, devnet, tools).
 //!
 //! Contract bindings are generated from the committed artifacts in [`bindings`]; RPC errors
 //! are classified in [`errors`]; JSON-RPC goes over HTTP(S) through [`transport`];
@@ -20,9 +24,11 @@
 pub mod anchor;
 pub mod bindings;
 pub mod config;
+pub mod deploy;
 pub mod deposits;
 pub mod errors;
 pub mod fees;
+pub mod governance;
 pub mod keys;
 pub mod nonce;
 pub mod release;

@@ -19,7 +19,52 @@ use crate::anchor::PreparedTx;
 use crate::bridge::{ReleaseOrder, Releaser};
 use crate::error::{AdapterResult, ErrorKind};
 
+/// What the bridge did with a release nonce (its `releaseStatus`). A nonce is consumed by its
+/// first accepted release: `is_released` is true for all but [`ReleaseStatus::Unused`], so only
+/// this tells a paid release from one that waits in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseStatus {
+    /// Not consumed (`None` in the contract): a release with this nonce may be submitted.
+    Unused,
+    /// Paid, at once or by `executeQueued`.
+    Released,
+    /// Held back by the bridge's limits: payable by anyone with `executeQueued` once its
+    /// delay has passed, unless the relayers cancel it first.
+    Queued,
+    /// Cancelled while queued (`cancelQueued`): never paid; the nonce stays consumed.
+    Cancelled,
+}
+
+impl ReleaseStatus {
+    /// The status of the contract's enum value `value`, if it is one.
+    pub fn from_contract(value: u8) -> Option<ReleaseStatus> {
+        match value {
+            0 => Some(ReleaseStatus::Unused),
+            1 => Some(ReleaseStatus::Released),
+            2 => Some(ReleaseStatus::Queued),
+            3 => Some(ReleaseStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
 impl EvmAdapter {
+    /// What the bridge did with release nonce `nonce`.
+    pub async fn release_status(&self, nonce: Nonce) -> AdapterResult<ReleaseStatus> {
+        let bridge = self.bridge("release_status")?;
+        let value = SymbioteBridge::new(bridge, &self.provider)
+            .releaseStatus(U256::from(nonce.get()))
+            .call()
+            .await
+            .map_err(|e| self.contract_err("releaseStatus", &e))?;
+        ReleaseStatus::from_contract(value).ok_or_else(|| {
+            self.err(
+                ErrorKind::InvalidResponse,
+                format!("releaseStatus({nonce}) is {value}, not a status the bridge defines"),
+            )
+        })
+    }
+
     /// The typed-data message of `order`; a destination or token that is not an EVM address
     /// is `Rejected`.
     pub fn release_message(&self, order: &ReleaseOrder) -> AdapterResult<typed::Release> {
@@ -103,5 +148,26 @@ impl Releaser for EvmAdapter {
             .call()
             .await
             .map_err(|e| self.contract_err("isReleased", &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_statuses_follow_the_contracts_enum_order() {
+        let decoded: Vec<Option<ReleaseStatus>> =
+            (0..=4).map(ReleaseStatus::from_contract).collect();
+        assert_eq!(
+            decoded,
+            vec![
+                Some(ReleaseStatus::Unused),
+                Some(ReleaseStatus::Released),
+                Some(ReleaseStatus::Queued),
+                Some(ReleaseStatus::Cancelled),
+                None,
+            ]
+        );
     }
 }
