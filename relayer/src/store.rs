@@ -30,6 +30,11 @@ pub enum StoreError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database was migrated by a newer relayer (migration {0} is unknown to this version); \
+         run a relayer at least as new as the one that last used it, or use another database"
+    )]
+    NewerDatabase(i64),
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
@@ -185,14 +190,21 @@ impl Store {
                 url: redact(url),
                 source,
             })?;
-        if postgres {
+        let migrated = if postgres {
             sqlx::migrate!("../migrations/relayer/postgres")
                 .run(&pool)
-                .await?;
+                .await
         } else {
             sqlx::migrate!("../migrations/relayer/sqlite")
                 .run(&pool)
-                .await?;
+                .await
+        };
+        match migrated {
+            Ok(()) => {}
+            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
+                return Err(StoreError::NewerDatabase(version));
+            }
+            Err(e) => return Err(e.into()),
         }
         Ok(Store { pool, postgres })
     }
