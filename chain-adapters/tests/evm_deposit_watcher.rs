@@ -1,10 +1,7 @@
 //! The EVM deposit watcher against a real anvil: bridge deposits reported once past the
 //! confirmation depth, a deposit that a reorg removes before its depth (never reported), and
-//! deposits reported exactly once across restarts of the watcher. The setup shared with the
-//! other EVM test files is in `common/evm.rs`.
-//!
-//! A reorg deeper than the confirmation depth is not covered: the watcher does not detect one
-//! (see the `evm::deposits` module documentation).
+//! deposits reported exactly once across restarts of the watcher, and a reorg deeper than the
+//! depth reported loudly. The setup shared with the other EVM test files is in `common/evm.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -171,7 +168,8 @@ async fn deposit_reorged_out_before_its_depth_is_never_reported() {
     // One confirmation of three: the scan stops below the deposit's block.
     let (found, cursor) = scan_all(watcher, DepositCursor::default()).await;
     assert!(found.is_empty(), "{found:?}");
-    assert!(cursor.0.parse::<u64>().unwrap() <= height, "{cursor:?}");
+    let next: u64 = cursor.0.split(':').next().unwrap().parse().unwrap();
+    assert!(next <= height, "{cursor:?}");
 
     // The deposit's block is replaced by one with another deposit from the same account nonce
     // (2 ether for bob): the two cannot both exist.
@@ -318,4 +316,51 @@ async fn deposits_are_reported_exactly_once_across_watcher_restarts() {
         .map(|r| format!("{:#x}", r.transaction_hash))
         .collect();
     assert_eq!(txs, expected);
+}
+
+#[tokio::test]
+async fn a_reorg_deeper_than_the_depth_is_reported_loudly() {
+    let chain = Chain::start().await;
+    let relayer = chain.funded_key().await;
+    let depositor_key = chain.funded_key().await;
+    let anchor = chain.deploy_anchor(&[relayer.address()], 1).await;
+    let bridge = chain.deploy_bridge(&[relayer.address()], 1).await;
+    let start = chain.deployer.get_block_number().await.unwrap();
+    let adapter = chain.adapter(
+        &relayer,
+        anchor,
+        Some(bridge),
+        json!({ "deposit_start_block": start }),
+    );
+    let watcher = chain_adapters::HostchainAdapter::deposits(&adapter).unwrap();
+    let depositor = provider(&chain.anvil, depositor_key.clone());
+    let alice = SymbioteKey::generate().public();
+    send(
+        SymbioteBridge::new(bridge, &depositor)
+            .depositNative(B256::from(alice.to_bytes()))
+            .value(U256::from(ETHER)),
+    )
+    .await;
+    chain.anvil.mine(3).await.unwrap();
+    let (found, cursor) = scan_all(watcher, DepositCursor::default()).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        cursor.0.contains(':'),
+        "the cursor records the last block's hash: {cursor:?}"
+    );
+
+    // Replace the last 5 blocks: deeper than the 3 confirmations, below the cursor.
+    chain
+        .anvil
+        .call("anvil_reorg", json!([5, []]))
+        .await
+        .unwrap();
+    let err = watcher.scan_deposits(&cursor).await.unwrap_err();
+    assert_eq!(err.kind, chain_adapters::ErrorKind::InvalidResponse);
+    assert!(!err.is_retryable());
+    assert!(
+        err.message
+            .contains("reorg deeper than the confirmation depth"),
+        "{err}"
+    );
 }

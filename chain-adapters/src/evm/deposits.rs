@@ -8,10 +8,12 @@
 //! stays above it never produces a wrong deposit and nothing needs re-scanning; a reorg deeper
 //! than the configured depth is outside what any confirmation rule can protect against.
 //!
-//! Such a deep reorg is not detected either: the cursor is a bare block number, no block hash
-//! is kept, and blocks below the cursor are never read again. A deposit already reported from a
-//! block that the reorg removed stays reported, one that the new chain holds below the cursor
-//! is never reported, and nothing is logged or returned as an error.
+//! A deep reorg is detected and reported loudly: the cursor also records the hash of the last
+//! scanned block (`<next block>:<hash of the block before it>`; a bare number, as older cursors
+//! were, is accepted). Each scan first checks that this block still has that hash; if not, the
+//! scan fails with a non-retryable error naming the block and both hashes, and logs it at error
+//! level, because deposits already reported from the replaced blocks may no longer exist: an
+//! operator must look before anything else is minted from this chain.
 //!
 //! A deposit is identified by (hostchain, transaction hash, position of the event among the
 //! transaction's logs). The position inside the transaction, unlike the block-wide `logIndex`,
@@ -63,17 +65,40 @@ impl EvmAdapter {
         }
     }
 
-    fn parse_cursor(&self, cursor: &DepositCursor) -> AdapterResult<u64> {
+    /// The next block to scan and, when the cursor records it, the hash the block before it had.
+    fn parse_cursor(&self, cursor: &DepositCursor) -> AdapterResult<(u64, Option<B256>)> {
         let text = cursor.0.trim();
         if text.is_empty() {
-            return Ok(self.config.deposit_start_block);
+            return Ok((self.config.deposit_start_block, None));
         }
-        text.parse::<u64>().map_err(|_| {
+        let bad = || {
             self.err(
                 ErrorKind::Config,
-                format!("deposit cursor '{text}' is not a block number"),
+                format!("deposit cursor '{text}' is not <block number>[:<block hash>]"),
             )
-        })
+        };
+        let (number, hash) = match text.split_once(':') {
+            Some((number, hash)) => (number, Some(hash.parse::<B256>().map_err(|_| bad())?)),
+            None => (text, None),
+        };
+        Ok((number.parse::<u64>().map_err(|_| bad())?, hash))
+    }
+
+    /// Fails loudly if the block before `next` no longer has the hash the cursor recorded.
+    async fn check_no_deep_reorg(&self, next: u64, recorded: Option<B256>) -> AdapterResult<()> {
+        let (Some(recorded), Some(previous)) = (recorded, next.checked_sub(1)) else {
+            return Ok(());
+        };
+        let now = self.block_hash_at(previous).await?;
+        if now == Some(recorded) {
+            return Ok(());
+        }
+        let message = format!(
+            "reorg deeper than the confirmation depth: block {previous} was {recorded:#x} when its deposits were reported, now {}; deposits reported from replaced blocks may not exist any more",
+            now.map_or("missing".to_string(), |h| format!("{h:#x}"))
+        );
+        tracing::error!(hostchain = %self.hostchain, "{message}");
+        Err(self.err(ErrorKind::InvalidResponse, message))
     }
 
     /// Positions of the logs of transaction `tx` (in block `block_hash`) by block-wide log index.
@@ -192,10 +217,14 @@ impl EvmAdapter {
 impl DepositWatcher for EvmAdapter {
     async fn scan_deposits(&self, cursor: &DepositCursor) -> AdapterResult<DepositScan> {
         let bridge = self.bridge("scanning deposits")?;
-        let from = self.parse_cursor(cursor)?;
+        let (from, recorded) = self.parse_cursor(cursor)?;
+        self.check_no_deep_reorg(from, recorded).await?;
         let unchanged = || DepositScan {
             deposits: Vec::new(),
-            next: DepositCursor(from.to_string()),
+            next: match recorded {
+                Some(_) => cursor.clone(),
+                None => DepositCursor(from.to_string()),
+            },
         };
         let Some(safe) = self.safe_block().await? else {
             return Ok(unchanged());
@@ -228,9 +257,13 @@ impl DepositWatcher for EvmAdapter {
         let next = to
             .checked_add(1)
             .ok_or_else(|| self.err(ErrorKind::InvalidResponse, "block numbers are exhausted"))?;
+        let next = match self.block_hash_at(to).await? {
+            Some(hash) => format!("{next}:{hash:#x}"),
+            None => next.to_string(),
+        };
         Ok(DepositScan {
             deposits,
-            next: DepositCursor(next.to_string()),
+            next: DepositCursor(next),
         })
     }
 }
