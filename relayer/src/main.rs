@@ -51,45 +51,17 @@ enum Command {
     Status,
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    symbiote::node::process::init_logging(cli.log_json);
     let file = cli.config.display().to_string();
     let config = Config::load(&cli.config)?;
     match cli.command {
         Command::Run => {
             let relayer = relayer::start(config, &file).await?;
             eprintln!("relayer API on http://{}", relayer.address);
-            shutdown_signal().await;
+            symbiote::node::process::shutdown_signal().await;
             tracing::info!("stopping");
             relayer.stop().await;
             Ok(())

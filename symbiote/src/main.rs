@@ -208,17 +208,6 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn genesis(args: GenesisArgs) -> Result<()> {
     if args.validators == 0 {
         bail!("--validators must be at least 1");
@@ -287,7 +276,7 @@ fn evm_address(key: &k256::ecdsa::SigningKey) -> EvmAddress {
 }
 
 async fn run(args: RunArgs) -> Result<()> {
-    init_logging(args.log_json);
+    symbiote::node::process::init_logging(args.log_json);
     let genesis: Genesis = read_json(&args.genesis)?;
     let key = load_key(args.key_file.as_deref())?;
     let config = NodeConfig {
@@ -301,24 +290,10 @@ async fn run(args: RunArgs) -> Result<()> {
     };
     let node = node::start(config).await?;
     println!("listening on http://{}", node.address);
-    node.run_until(shutdown_signal()).await;
+    node.run_until(symbiote::node::process::shutdown_signal())
+        .await;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 async fn send(sender: SenderArgs, body: Transaction) -> Result<()> {

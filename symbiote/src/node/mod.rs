@@ -5,13 +5,15 @@
 //! - [`chain`]: the ledger (state, head, mempool) that checks and executes blocks;
 //! - [`consensus`]: the [`consensus::Consensus`] trait and the fixed-proposer engine;
 //! - [`sync`]: catch-up from peers;
-//! - [`api`], [`wire`], [`client`]: the HTTP API, its bodies, and a client for it.
+//! - [`api`], [`wire`], [`client`]: the HTTP API, its bodies, and a client for it;
+//! - [`process`]: logging and shutdown signals shared by the daemons.
 
 pub mod api;
 pub mod chain;
 pub mod client;
 pub mod consensus;
 pub mod mempool;
+pub mod process;
 pub mod store;
 pub mod sync;
 pub mod wire;
