@@ -13,6 +13,7 @@ pub mod bitcoin;
 pub mod bridge;
 pub mod error;
 pub mod evm;
+pub mod key_source;
 pub mod registry;
 pub mod scout;
 pub mod solana;

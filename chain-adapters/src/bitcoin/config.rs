@@ -59,14 +59,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where the relayer's key is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeySource {
-    /// A file holding the key as 64 hex digits or WIF (`key_file`).
-    File(PathBuf),
-    /// An environment variable holding the key the same way (`key_env`).
-    Env(String),
-}
+pub use crate::key_source::KeySource;
 
 /// The validated configuration.
 #[derive(Clone, PartialEq, Eq)]
@@ -246,23 +239,8 @@ impl BitcoinConfig {
                 ));
             }
         };
-        let key = match (section.key_file, section.key_env) {
-            (Some(path), None) => KeySource::File(path),
-            (None, Some(name)) if !name.is_empty() => KeySource::Env(name),
-            (None, Some(_)) => return Err(ConfigError::new("key_env", "must not be empty")),
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "key_file",
-                    "give either key_file or key_env, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ConfigError::new(
-                    "key_file",
-                    "missing: give key_file or key_env",
-                ));
-            }
-        };
+        let key = KeySource::from_settings(section.key_file, section.key_env)
+            .map_err(|(key, reason)| ConfigError::new(key, reason))?;
         if section.confirmations == 0 {
             return Err(ConfigError::new("confirmations", "must be at least 1"));
         }

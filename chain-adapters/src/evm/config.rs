@@ -32,14 +32,7 @@ impl ConfigError {
     }
 }
 
-/// Where the relayer's EVM key is (64 hex digits, with or without `0x`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeySource {
-    /// A file holding the key (`key_file`).
-    File(PathBuf),
-    /// An environment variable holding the key (`key_env`).
-    Env(String),
-}
+pub use crate::key_source::KeySource;
 
 /// When a block counts as final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,23 +192,8 @@ impl EvmConfig {
                 "must start with http:// or https://",
             ));
         }
-        let key = match (section.key_file, section.key_env) {
-            (Some(path), None) => KeySource::File(path),
-            (None, Some(name)) if !name.is_empty() => KeySource::Env(name),
-            (None, Some(_)) => return Err(ConfigError::new("key_env", "must not be empty")),
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "key_file",
-                    "give either key_file or key_env, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ConfigError::new(
-                    "key_file",
-                    "missing: give key_file or key_env",
-                ));
-            }
-        };
+        let key = KeySource::from_settings(section.key_file, section.key_env)
+            .map_err(|(key, reason)| ConfigError::new(key, reason))?;
         let anchor_contract = address("anchor_contract", &section.anchor_contract)?;
         let bridge_contract = section
             .bridge_contract
