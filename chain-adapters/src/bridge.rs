@@ -81,4 +81,66 @@ pub trait Releaser: Send + Sync {
     /// Whether the release of withdrawal order `nonce` has been executed on the hostchain, so
     /// that it is never paid twice.
     async fn is_released(&self, nonce: Nonce) -> AdapterResult<bool>;
+
+    /// What the hostchain did with withdrawal order `nonce`. The default knows only whether it
+    /// was released; bridges with a queue of their own say more.
+    async fn release_state(&self, nonce: Nonce) -> AdapterResult<ReleaseState> {
+        Ok(if self.is_released(nonce).await? {
+            ReleaseState::Released
+        } else {
+            ReleaseState::Unused
+        })
+    }
+
+    /// The release limits the hostchain's bridge itself enforces on `token`, with what it
+    /// counts in the current window; `None` where the bridge has none (the relayer then
+    /// enforces its configured limits alone).
+    async fn bridge_limits(&self, token: &TokenId) -> AdapterResult<Option<BridgeLimits>> {
+        let _ = token;
+        Ok(None)
+    }
+
+    /// Builds the transaction that pays a release the bridge queued, once its delay has
+    /// passed (see [`ReleaseState::Queued`]).
+    /// Bridges without a queue refuse with [`crate::ErrorKind::Config`].
+    async fn prepare_execute_queued(&self, nonce: Nonce) -> AdapterResult<PreparedTx>;
+}
+
+/// What a hostchain's bridge did with a release nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReleaseState {
+    /// Not used: a release with this nonce may be submitted.
+    Unused,
+    /// Paid.
+    Released,
+    /// Accepted and queued by the bridge's limits: payable from `release_after` (unix seconds).
+    Queued { release_after: u64 },
+    /// Cancelled while queued: never paid, the nonce stays used.
+    Cancelled,
+}
+
+/// A bridge's release limits for one token (as in Wormhole's Governor): a release that would
+/// bring the rolling 24-hour total above `daily_cap`, or of at least `large_transfer`, waits
+/// `delay_seconds`. Zero means no cap, no large-transfer rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeLimits {
+    pub daily_cap: Amount,
+    pub large_transfer: Amount,
+    pub delay_seconds: u64,
+    /// Released in the current window, as the bridge counts it.
+    pub released_in_window: Amount,
+}
+
+impl BridgeLimits {
+    /// Whether a release of `amount` now would be queued.
+    pub fn would_queue(&self, amount: Amount) -> bool {
+        let large = self.large_transfer != Amount::ZERO && amount >= self.large_transfer;
+        let over_cap = self.daily_cap != Amount::ZERO
+            && self
+                .released_in_window
+                .checked_add(amount)
+                .is_none_or(|total| total > self.daily_cap);
+        large || over_cap
+    }
 }

@@ -20,7 +20,8 @@ pub mod solana;
 
 pub use anchor::{AnchorReadBack, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus};
 pub use bridge::{
-    DepositCursor, DepositScan, DepositWatcher, ObservedDeposit, ReleaseOrder, Releaser,
+    BridgeLimits, DepositCursor, DepositScan, DepositWatcher, ObservedDeposit, ReleaseOrder,
+    ReleaseState, Releaser,
 };
 pub use error::{AdapterError, AdapterResult, ErrorKind};
 pub use registry::{HostchainAdapter, build};

@@ -181,6 +181,7 @@ impl ChainState {
             });
         }
         validate_change(change)?;
+        self.check_hold_change(change)?;
         let id = self.next_proposal;
         let following =
             id.0.checked_add(1)
@@ -270,6 +271,8 @@ impl ChainState {
                 GovernanceChange::Validators(validators) => {
                     self.sets.validators.push(next, validators)
                 }
+                GovernanceChange::ReleaseHold(nonce) => self.decide_hold(nonce, false),
+                GovernanceChange::RefundHold(nonce) => self.decide_hold(nonce, true),
             }
         }
     }

@@ -97,6 +97,9 @@ pub enum Domain {
     RelayerSet,
     /// A relayer's attestation that a hostchain deposit may be minted.
     MintAttestation,
+    /// A scout report's canonical JSON: what its signature signs and what holds and approvals
+    /// name.
+    ScoutReport,
 }
 
 impl Domain {
@@ -118,6 +121,7 @@ impl Domain {
             Domain::TransactionSignature => b"symbiote/v1/transaction-signature\0",
             Domain::RelayerSet => b"symbiote/v1/relayer-set\0",
             Domain::MintAttestation => b"symbiote/v1/mint-attestation\0",
+            Domain::ScoutReport => b"symbiote/v1/scout-report\0",
         }
     }
 }
@@ -152,6 +156,7 @@ mod tests {
         Domain::TransactionSignature,
         Domain::RelayerSet,
         Domain::MintAttestation,
+        Domain::ScoutReport,
     ];
 
     #[test]

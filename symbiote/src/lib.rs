@@ -39,6 +39,7 @@ pub mod light_client;
 pub mod merkle;
 pub mod node;
 pub mod proof;
+pub mod relaying;
 pub mod state;
 pub mod tx;
 pub mod types;

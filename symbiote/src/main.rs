@@ -193,6 +193,18 @@ enum ChangeArgs {
         #[arg(long)]
         file: PathBuf,
     },
+    /// Lift a scout's hold of a withdrawal order: the relayers release it.
+    ReleaseHold {
+        /// The withdrawal order's nonce.
+        #[arg(long)]
+        order: u64,
+    },
+    /// Refund a held withdrawal order to its burner on the symbiote; it is never released.
+    RefundHold {
+        /// The withdrawal order's nonce.
+        #[arg(long)]
+        order: u64,
+    },
 }
 
 fn load_key(file: Option<&Path>) -> Result<Option<Keypair>> {
@@ -399,6 +411,12 @@ async fn main() -> Result<()> {
                 ChangeArgs::Validators { file } => {
                     let validators: Vec<Validator> = read_json(&file)?;
                     GovernanceChange::Validators(ValidatorSet::new(validators)?)
+                }
+                ChangeArgs::ReleaseHold { order } => {
+                    GovernanceChange::ReleaseHold(symbiote::types::Nonce::new(order))
+                }
+                ChangeArgs::RefundHold { order } => {
+                    GovernanceChange::RefundHold(symbiote::types::Nonce::new(order))
                 }
             };
             send(

@@ -19,8 +19,8 @@ use crate::codec::Canonical;
 use crate::crypto::{self, PublicKey};
 use crate::hash::{Domain, Hash, hash};
 use crate::tx::{
-    Asset, DepositId, GovernanceChange, ProposalId, RelayerSet, SignedTransaction, Transaction,
-    borsh_bytes,
+    Asset, Deposit, DepositId, GovernanceChange, HoldNotice, ProposalId, RelayerSet,
+    ReleaseApproval, SignedTransaction, Transaction, borsh_bytes,
 };
 use crate::types::{Amount, Height, HostAddress, HostchainId, Nonce, SymbioteId, TokenId};
 use crate::validators::ValidatorSet;
@@ -78,6 +78,19 @@ pub enum TxError {
     InvalidChange(String),
     #[error("counter overflow: {0}")]
     CounterOverflow(&'static str),
+    #[error("{0} is not a member of the relayer set")]
+    NotARelayer(PublicKey),
+    #[error("withdrawal order {0} does not exist")]
+    UnknownWithdrawal(Nonce),
+    #[error("withdrawal order {nonce} is {status:?}, not held")]
+    NotHeld {
+        nonce: Nonce,
+        status: WithdrawalStatus,
+    },
+    #[error("{count} entries in one transaction; at most {max}")]
+    TooManyEntries { count: usize, max: usize },
+    #[error("entry {position}: {reason}")]
+    BadEntry { position: usize, reason: String },
 }
 
 /// Why a block cannot be applied.
@@ -123,6 +136,57 @@ pub struct WithdrawalOrder {
     pub burner: PublicKey,
     /// The block that contains the burn.
     pub height: Height,
+    /// Whether it may be released, is held, or was refunded.
+    pub status: WithdrawalStatus,
+    /// Relayers' approvals of the release, by relayer key.
+    pub approvals: BTreeMap<PublicKey, ReleaseApproval>,
+    /// Relayers' holds, by relayer key.
+    pub holds: BTreeMap<PublicKey, HoldNotice>,
+}
+
+/// Where a withdrawal order stands on the symbiote. Whether it was paid is the hostchain's to
+/// say (its bridge refuses a nonce twice).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalStatus {
+    /// To be released once a threshold of relayers approves it.
+    Open,
+    /// A relayer's scout held it: nothing is released until governance decides.
+    Held,
+    /// Governance lifted the hold: to be released like an open order.
+    HoldLifted,
+    /// Governance refunded it to the burner: never released.
+    Refunded,
+}
+
+impl WithdrawalOrder {
+    /// Whether a relayer may submit its release (given a threshold of approvals).
+    pub fn releasable(&self) -> bool {
+        matches!(
+            self.status,
+            WithdrawalStatus::Open | WithdrawalStatus::HoldLifted
+        )
+    }
+
+    /// The asset the burn took.
+    pub fn asset(&self) -> Asset {
+        Asset::Wrapped {
+            hostchain: self.hostchain.clone(),
+            token: self.token.clone(),
+        }
+    }
+}
+
+/// Attestations of a deposit not yet minted: each distinct content with the relayers that
+/// attested it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PendingMint {
+    /// The attested content.
+    pub deposit: Deposit,
+    /// The relayers (by key) that attested exactly this content.
+    pub attesters: BTreeSet<PublicKey>,
 }
 
 /// What a successfully applied transaction did, for receipts and indexers.
@@ -132,6 +196,15 @@ pub enum Effect {
     Transferred,
     Minted(DepositId),
     WithdrawalOrdered(Nonce),
+    /// Attestations recorded; the deposits they completed were minted.
+    Attested {
+        recorded: usize,
+        minted: Vec<DepositId>,
+    },
+    /// Release approvals recorded.
+    ReleasesApproved(usize),
+    /// Holds recorded.
+    ReleasesHeld(usize),
     Proposed(ProposalId),
     Voted {
         proposal: ProposalId,
@@ -153,6 +226,8 @@ pub struct ChainState {
     pub(crate) accounts: BTreeMap<PublicKey, Account>,
     /// Every deposit minted so far: a deposit is minted at most once, ever.
     pub(crate) minted: BTreeSet<DepositId>,
+    /// Attestations of deposits not yet minted.
+    pub(crate) pending_mints: BTreeMap<DepositId, Vec<PendingMint>>,
     /// Withdrawal orders by nonce.
     pub(crate) withdrawals: BTreeMap<Nonce, WithdrawalOrder>,
     /// The nonce of the next withdrawal order.
@@ -187,6 +262,7 @@ impl ChainState {
             height: Height::new(0),
             accounts,
             minted: BTreeSet::new(),
+            pending_mints: BTreeMap::new(),
             withdrawals: BTreeMap::new(),
             next_withdrawal: Nonce::new(1),
             proposals: BTreeMap::new(),
@@ -242,6 +318,16 @@ impl ChainState {
     /// Whether a deposit has been minted.
     pub fn is_minted(&self, deposit: &DepositId) -> bool {
         self.minted.contains(deposit)
+    }
+
+    /// The attestations of a deposit that is not minted yet.
+    pub fn pending_mint(&self, deposit: &DepositId) -> &[PendingMint] {
+        self.pending_mints.get(deposit).map_or(&[], Vec::as_slice)
+    }
+
+    /// A withdrawal order.
+    pub fn withdrawal(&self, nonce: Nonce) -> Option<&WithdrawalOrder> {
+        self.withdrawals.get(&nonce)
     }
 
     /// Withdrawal orders with nonce `from` or later, at most `limit`.
@@ -335,6 +421,7 @@ impl ChainState {
                 self.check_mint(deposit, attestations)?;
                 self.credit(&deposit.recipient, &deposit.asset(), deposit.amount)?;
                 self.minted.insert(deposit.id.clone());
+                self.pending_mints.remove(&deposit.id);
                 Effect::Minted(deposit.id.clone())
             }
             Transaction::Burn {
@@ -363,6 +450,9 @@ impl ChainState {
                         destination: destination.clone(),
                         burner: tx.sender,
                         height,
+                        status: WithdrawalStatus::Open,
+                        approvals: BTreeMap::new(),
+                        holds: BTreeMap::new(),
                     },
                 );
                 self.next_withdrawal = following;
@@ -379,6 +469,11 @@ impl ChainState {
                     status,
                 }
             }
+            Transaction::Attest { deposits } => self.attest(&tx.sender, deposits)?,
+            Transaction::ApproveReleases { approvals } => {
+                self.approve_releases(&tx.sender, approvals)?
+            }
+            Transaction::HoldReleases { holds } => self.hold_releases(&tx.sender, holds)?,
         };
         self.accounts.entry(tx.sender).or_default().nonce = next_nonce;
         Ok(effect)
@@ -431,7 +526,12 @@ impl ChainState {
         Ok(())
     }
 
-    fn credit(&mut self, key: &PublicKey, asset: &Asset, amount: Amount) -> Result<(), TxError> {
+    pub(crate) fn credit(
+        &mut self,
+        key: &PublicKey,
+        asset: &Asset,
+        amount: Amount,
+    ) -> Result<(), TxError> {
         if amount == Amount::ZERO {
             return Err(TxError::ZeroAmount);
         }
@@ -520,5 +620,7 @@ pub(crate) fn validate_change(change: &GovernanceChange) -> Result<(), TxError> 
         GovernanceChange::Relayers(set) => set.validate().map_err(TxError::InvalidChange),
         // A ValidatorSet can only be decoded or built valid.
         GovernanceChange::Validators(_) => Ok(()),
+        // Checked against the state when proposed (`check_hold_change`).
+        GovernanceChange::ReleaseHold(_) | GovernanceChange::RefundHold(_) => Ok(()),
     }
 }

@@ -18,6 +18,10 @@ use crate::hash::{Domain, Hash, hash};
 use crate::types::{
     Amount, Height, HostAddress, HostTxId, HostchainId, Nonce, SymbioteId, TokenId,
 };
+
+/// The most entries one [`Transaction::Attest`], [`Transaction::ApproveReleases`] or
+/// [`Transaction::HoldReleases`] may carry.
+pub const MAX_BATCH_ENTRIES: usize = 256;
 use crate::validators::ValidatorSet;
 
 /// An asset held on the symbiote: its own native coin, or a token of a hostchain that was
@@ -204,6 +208,41 @@ pub enum GovernanceChange {
     Relayers(RelayerSet),
     /// The validator set that signs blocks.
     Validators(ValidatorSet),
+    /// Lifts the hold on withdrawal order `nonce`: the relayers may release it after all.
+    ReleaseHold(Nonce),
+    /// Refunds held withdrawal order `nonce` to its burner on the symbiote; it is never
+    /// released on the hostchain.
+    RefundHold(Nonce),
+}
+
+/// The most bytes a relayer's hostchain signature in a [`ReleaseApproval`] may have.
+pub const MAX_RELEASE_SIGNATURE_LEN: usize = 128;
+
+/// A relayer's approval of one withdrawal order's release, published on the symbiote so that
+/// whichever relayer submits the release can collect a threshold of them from state.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ReleaseApproval {
+    /// The withdrawal order.
+    pub nonce: Nonce,
+    /// The relayer's signature of the release in the hostchain's own scheme (the bridge
+    /// contract's EIP-712 digest on EVM chains); empty where the hostchain needs none.
+    #[serde(with = "hex::serde")]
+    pub signature: Vec<u8>,
+    /// The hash of the relayer's scout report that found the destination clean.
+    pub report: Hash,
+}
+
+/// A relayer's hold of one withdrawal order: its scout found the destination suspicious or
+/// malicious. Only governance lifts a hold ([`GovernanceChange::ReleaseHold`]) or refunds the
+/// order ([`GovernanceChange::RefundHold`]).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct HoldNotice {
+    /// The withdrawal order.
+    pub nonce: Nonce,
+    /// The hash of the signed scout report with the evidence.
+    pub report: Hash,
+    /// The report's verdict: malicious (`true`) or suspicious.
+    pub malicious: bool,
 }
 
 /// Identifies a governance proposal (sequential, from 1).
@@ -268,6 +307,23 @@ pub enum Transaction {
         proposal: ProposalId,
         /// For or against.
         approve: bool,
+    },
+    /// A relayer attests deposits it saw final on their hostchains. A deposit is minted once a
+    /// threshold of the relayer set has attested the same deposit; attesting one that is
+    /// already minted, or again, changes nothing.
+    Attest {
+        /// The deposits, each with its full content.
+        deposits: Vec<Deposit>,
+    },
+    /// A relayer approves the release of withdrawal orders.
+    ApproveReleases {
+        /// One approval per order.
+        approvals: Vec<ReleaseApproval>,
+    },
+    /// A relayer's scout holds withdrawal orders.
+    HoldReleases {
+        /// One hold per order.
+        holds: Vec<HoldNotice>,
     },
 }
 

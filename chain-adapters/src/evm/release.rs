@@ -9,14 +9,14 @@
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::{SolCall, SolStruct};
 use async_trait::async_trait;
-use symbiote::types::Nonce;
+use symbiote::types::{Amount, Nonce, TokenId};
 
 use super::EvmAdapter;
 use super::anchor::domain;
 use super::bindings::{BRIDGE_DOMAIN_NAME, SymbioteBridge, typed};
 use super::transactions::Purpose;
 use crate::anchor::PreparedTx;
-use crate::bridge::{ReleaseOrder, Releaser};
+use crate::bridge::{BridgeLimits, ReleaseOrder, ReleaseState, Releaser};
 use crate::error::{AdapterResult, ErrorKind};
 
 /// What the bridge did with a release nonce (its `releaseStatus`). A nonce is consumed by its
@@ -136,6 +136,90 @@ impl Releaser for EvmAdapter {
             Purpose::Release {
                 nonce: order.nonce.get(),
             },
+        )
+        .await
+    }
+
+    async fn release_state(&self, nonce: Nonce) -> AdapterResult<ReleaseState> {
+        Ok(match self.release_status(nonce).await? {
+            ReleaseStatus::Unused => ReleaseState::Unused,
+            ReleaseStatus::Released => ReleaseState::Released,
+            ReleaseStatus::Cancelled => ReleaseState::Cancelled,
+            ReleaseStatus::Queued => {
+                let bridge = self.bridge("a queued release")?;
+                let queued = SymbioteBridge::new(bridge, &self.provider)
+                    .queuedRelease(U256::from(nonce.get()))
+                    .call()
+                    .await
+                    .map_err(|e| self.contract_err("queuedRelease", &e))?;
+                ReleaseState::Queued {
+                    release_after: u64::try_from(queued.releaseAfter).map_err(|_| {
+                        self.err(
+                            ErrorKind::InvalidResponse,
+                            format!("queued release {nonce}: releaseAfter does not fit 64 bits"),
+                        )
+                    })?,
+                }
+            }
+        })
+    }
+
+    /// The bridge's `limitOf(token)` and `releasedInWindow(token)`.
+    async fn bridge_limits(&self, token: &TokenId) -> AdapterResult<Option<BridgeLimits>> {
+        let bridge = self.bridge("release limits")?;
+        let address = if token.is_native() {
+            Address::ZERO
+        } else {
+            token.as_str().parse().map_err(|e| {
+                self.err(
+                    ErrorKind::Rejected,
+                    format!("token '{token}' is not an EVM address ({e})"),
+                )
+            })?
+        };
+        let contract = SymbioteBridge::new(bridge, &self.provider);
+        let limit = contract
+            .limitOf(address)
+            .call()
+            .await
+            .map_err(|e| self.contract_err("limitOf", &e))?;
+        let window = contract
+            .releasedInWindow(address)
+            .call()
+            .await
+            .map_err(|e| self.contract_err("releasedInWindow", &e))?;
+        let amount = |value: U256, what: &str| -> AdapterResult<Amount> {
+            u128::try_from(value).map(Amount::new).map_err(|_| {
+                self.err(
+                    ErrorKind::InvalidResponse,
+                    format!("{what} of token {token} does not fit 128 bits"),
+                )
+            })
+        };
+        Ok(Some(BridgeLimits {
+            daily_cap: amount(limit.dailyCap, "dailyCap")?,
+            large_transfer: amount(limit.largeTransferThreshold, "largeTransferThreshold")?,
+            delay_seconds: u64::try_from(limit.delaySeconds).map_err(|_| {
+                self.err(
+                    ErrorKind::InvalidResponse,
+                    format!("delaySeconds of token {token} does not fit 64 bits"),
+                )
+            })?,
+            released_in_window: amount(window, "releasedInWindow")?,
+        }))
+    }
+
+    /// `executeQueued(nonce)`: the gas estimate executes it, so a release that is not queued
+    /// or not yet due fails here with `Rejected`.
+    async fn prepare_execute_queued(&self, nonce: Nonce) -> AdapterResult<PreparedTx> {
+        let bridge = self.bridge("executeQueued")?;
+        let call = SymbioteBridge::executeQueuedCall {
+            nonce: U256::from(nonce.get()),
+        };
+        self.prepare_call(
+            bridge,
+            call.abi_encode().into(),
+            Purpose::ExecuteQueued { nonce: nonce.get() },
         )
         .await
     }

@@ -31,6 +31,8 @@ pub enum Purpose {
     Anchor { symbiote: String, sequence: u64 },
     /// The release of withdrawal order `nonce`.
     Release { nonce: u64 },
+    /// The payment of withdrawal order `nonce`, queued by the bridge's limits.
+    ExecuteQueued { nonce: u64 },
 }
 
 /// [`PreparedTx::meta`] of EVM transactions.

@@ -349,8 +349,11 @@ async fn deposit(
         tx: HostTxId::new(&tx).map_err(|e| ApiError::bad_request(e.to_string()))?,
         index,
     };
-    let minted = app.chain.with_state(|s| s.is_minted(&id)).await;
-    Ok(Json(DepositReply { minted }))
+    let (minted, pending) = app
+        .chain
+        .with_state(|s| (s.is_minted(&id), s.pending_mint(&id).to_vec()))
+        .await;
+    Ok(Json(DepositReply { minted, pending }))
 }
 
 #[derive(Deserialize)]

@@ -265,13 +265,16 @@ impl NodeClient {
 
     /// Whether a deposit has been minted.
     pub async fn deposit_minted(&self, id: &DepositId) -> Result<bool, ClientError> {
-        let reply: DepositReply = self
-            .get_json(&format!(
-                "/v1/deposits/{}/{}/{}",
-                id.hostchain, id.tx, id.index
-            ))
-            .await?;
-        Ok(reply.minted)
+        Ok(self.deposit(id).await?.minted)
+    }
+
+    /// Whether a deposit has been minted, and its attestations while it is not.
+    pub async fn deposit(&self, id: &DepositId) -> Result<DepositReply, ClientError> {
+        self.get_json(&format!(
+            "/v1/deposits/{}/{}/{}",
+            id.hostchain, id.tx, id.index
+        ))
+        .await
     }
 
     /// Sends a proposal; returns the node's vote.

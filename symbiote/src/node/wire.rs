@@ -119,6 +119,9 @@ pub struct CommitmentReply {
 pub struct DepositReply {
     /// Whether the deposit has been minted.
     pub minted: bool,
+    /// While it is not: each attested content with its attesters.
+    #[serde(default)]
+    pub pending: Vec<crate::state::PendingMint>,
 }
 
 /// Any error reply.

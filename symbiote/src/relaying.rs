@@ -1,0 +1,235 @@
+//! What relayers publish on the symbiote so that several operators cooperate without talking
+//! to each other: attestations of hostchain deposits (a deposit is minted once a threshold of
+//! the relayer set has attested it), approvals of releases (each carries the relayer's
+//! hostchain signature, so whoever submits a release collects a threshold of them from state),
+//! and holds of releases whose destination a scout found suspicious or malicious (only
+//! governance lifts a hold or refunds the order).
+//!
+//! These transactions are lenient where relayers race each other and strict where a relayer is
+//! wrong: attesting a deposit that is already minted, approving an order that was refunded, or
+//! repeating one's own entry changes nothing and does not fail the transaction (so that a
+//! relayer's later transactions, which carry later nonces, are never stuck behind it); an
+//! entry that names no order, a zero amount or an unknown hostchain fails it.
+
+use std::collections::BTreeSet;
+
+use crate::crypto::PublicKey;
+use crate::state::{ChainState, Effect, PendingMint, TxError, WithdrawalStatus};
+use crate::tx::{
+    Deposit, GovernanceChange, HoldNotice, MAX_BATCH_ENTRIES, MAX_RELEASE_SIGNATURE_LEN,
+    ReleaseApproval,
+};
+use crate::types::{Amount, Nonce};
+
+impl ChainState {
+    fn require_relayer(&self, key: &PublicKey) -> Result<(), TxError> {
+        match self.relayers().index_of(key) {
+            Some(_) => Ok(()),
+            None => Err(TxError::NotARelayer(*key)),
+        }
+    }
+
+    fn check_batch(count: usize) -> Result<(), TxError> {
+        if count == 0 || count > MAX_BATCH_ENTRIES {
+            return Err(TxError::TooManyEntries {
+                count,
+                max: MAX_BATCH_ENTRIES,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records `sender`'s attestations and mints every deposit whose content now has a
+    /// threshold of attesters in the current relayer set.
+    pub(crate) fn attest(
+        &mut self,
+        sender: &PublicKey,
+        deposits: &[Deposit],
+    ) -> Result<Effect, TxError> {
+        self.require_relayer(sender)?;
+        Self::check_batch(deposits.len())?;
+        // Every check before the first write.
+        let mut seen = BTreeSet::new();
+        for (position, deposit) in deposits.iter().enumerate() {
+            let bad = |reason: String| TxError::BadEntry { position, reason };
+            if !seen.insert(&deposit.id) {
+                return Err(bad("the deposit is listed twice".into()));
+            }
+            if deposit.amount == Amount::ZERO {
+                return Err(bad("the amount is zero".into()));
+            }
+            if !self.sets.ever_hostchain(&deposit.id.hostchain) {
+                return Err(bad(format!(
+                    "hostchain {} has never been in the hostchain set",
+                    deposit.id.hostchain
+                )));
+            }
+        }
+        let members: BTreeSet<PublicKey> = self.relayers().members.iter().map(|r| r.key).collect();
+        let threshold = usize::from(self.relayers().threshold);
+        let mut recorded = 0;
+        let mut minted = Vec::new();
+        for deposit in deposits {
+            if self.minted.contains(&deposit.id) {
+                continue;
+            }
+            let pending = self.pending_mints.entry(deposit.id.clone()).or_default();
+            let index = match pending.iter().position(|p| &p.deposit == deposit) {
+                Some(index) => index,
+                None => {
+                    pending.push(PendingMint {
+                        deposit: deposit.clone(),
+                        attesters: BTreeSet::new(),
+                    });
+                    pending.len() - 1
+                }
+            };
+            let Some(entry) = pending.get_mut(index) else {
+                continue;
+            };
+            if entry.attesters.insert(*sender) {
+                recorded += 1;
+            }
+            let valid = entry.attesters.intersection(&members).count();
+            if valid >= threshold {
+                // A credit only fails on overflow: then the deposit stays pending (attested,
+                // not minted) instead of failing every attester's transaction.
+                if self
+                    .credit(&deposit.recipient, &deposit.asset(), deposit.amount)
+                    .is_ok()
+                {
+                    self.pending_mints.remove(&deposit.id);
+                    self.minted.insert(deposit.id.clone());
+                    minted.push(deposit.id.clone());
+                }
+            }
+        }
+        Ok(Effect::Attested { recorded, minted })
+    }
+
+    /// Records `sender`'s approvals of releases.
+    pub(crate) fn approve_releases(
+        &mut self,
+        sender: &PublicKey,
+        approvals: &[ReleaseApproval],
+    ) -> Result<Effect, TxError> {
+        self.require_relayer(sender)?;
+        Self::check_batch(approvals.len())?;
+        let mut seen = BTreeSet::new();
+        for (position, approval) in approvals.iter().enumerate() {
+            let bad = |reason: String| TxError::BadEntry { position, reason };
+            if !seen.insert(approval.nonce) {
+                return Err(bad("the order is listed twice".into()));
+            }
+            if approval.signature.len() > MAX_RELEASE_SIGNATURE_LEN {
+                return Err(bad(format!(
+                    "a {}-byte signature is longer than {MAX_RELEASE_SIGNATURE_LEN}",
+                    approval.signature.len()
+                )));
+            }
+            if !self.withdrawals.contains_key(&approval.nonce) {
+                return Err(TxError::UnknownWithdrawal(approval.nonce));
+            }
+        }
+        let mut recorded = 0;
+        for approval in approvals {
+            let Some(order) = self.withdrawals.get_mut(&approval.nonce) else {
+                continue;
+            };
+            if order.status == WithdrawalStatus::Refunded {
+                continue;
+            }
+            if order.approvals.get(sender) != Some(approval) {
+                order.approvals.insert(*sender, approval.clone());
+                recorded += 1;
+            }
+        }
+        Ok(Effect::ReleasesApproved(recorded))
+    }
+
+    /// Records `sender`'s holds: a held order is not released until governance decides.
+    pub(crate) fn hold_releases(
+        &mut self,
+        sender: &PublicKey,
+        holds: &[HoldNotice],
+    ) -> Result<Effect, TxError> {
+        self.require_relayer(sender)?;
+        Self::check_batch(holds.len())?;
+        let mut seen = BTreeSet::new();
+        for (position, hold) in holds.iter().enumerate() {
+            if !seen.insert(hold.nonce) {
+                return Err(TxError::BadEntry {
+                    position,
+                    reason: "the order is listed twice".into(),
+                });
+            }
+            if !self.withdrawals.contains_key(&hold.nonce) {
+                return Err(TxError::UnknownWithdrawal(hold.nonce));
+            }
+        }
+        let mut recorded = 0;
+        for hold in holds {
+            let Some(order) = self.withdrawals.get_mut(&hold.nonce) else {
+                continue;
+            };
+            // Governance has decided on this order: a scout no longer holds it.
+            if matches!(
+                order.status,
+                WithdrawalStatus::Refunded | WithdrawalStatus::HoldLifted
+            ) {
+                continue;
+            }
+            if order.holds.get(sender) != Some(hold) {
+                order.holds.insert(*sender, hold.clone());
+                recorded += 1;
+            }
+            order.status = WithdrawalStatus::Held;
+        }
+        Ok(Effect::ReleasesHeld(recorded))
+    }
+
+    /// Checks, when it is proposed, that a hold decision names a held order.
+    pub(crate) fn check_hold_change(&self, change: &GovernanceChange) -> Result<(), TxError> {
+        let nonce = match change {
+            GovernanceChange::ReleaseHold(nonce) | GovernanceChange::RefundHold(nonce) => *nonce,
+            _ => return Ok(()),
+        };
+        let order = self
+            .withdrawals
+            .get(&nonce)
+            .ok_or(TxError::UnknownWithdrawal(nonce))?;
+        if order.status != WithdrawalStatus::Held {
+            return Err(TxError::NotHeld {
+                nonce,
+                status: order.status,
+            });
+        }
+        Ok(())
+    }
+
+    /// Puts an activated hold decision in force. An order that is no longer held (decided by
+    /// an earlier proposal) is left as it is.
+    pub(crate) fn decide_hold(&mut self, nonce: Nonce, refund: bool) {
+        let Some(order) = self.withdrawals.get(&nonce) else {
+            return;
+        };
+        if order.status != WithdrawalStatus::Held {
+            return;
+        }
+        let (burner, asset, amount) = (order.burner, order.asset(), order.amount);
+        if refund {
+            // Refunding re-credits what the burn debited; it only fails on overflow, and then
+            // the order stays held.
+            if self.credit(&burner, &asset, amount).is_err() {
+                return;
+            }
+        }
+        if let Some(order) = self.withdrawals.get_mut(&nonce) {
+            order.status = if refund {
+                WithdrawalStatus::Refunded
+            } else {
+                WithdrawalStatus::HoldLifted
+            };
+        }
+    }
+}
