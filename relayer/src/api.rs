@@ -1,6 +1,7 @@
 //! The relayer's HTTP API (axum): `/health`, `/ready`, `/metrics`, `/v1/status`,
 //! `/v1/batches[/{id}]`, `/v1/anchors[/{id}]` (each with its status history),
-//! `/v1/proofs/{height}`, and `POST /v1/commitments` (foreign commitments; admin token).
+//! `/v1/proofs/{height}`, `/v1/replicas` (which replica runs which stage), and
+//! `POST /v1/commitments` (foreign commitments; admin token).
 
 use std::sync::Arc;
 
@@ -17,9 +18,10 @@ use symbiote::commitment::Commitment;
 use symbiote::node::client::NodeClient;
 use symbiote::types::SymbioteId;
 
+use crate::leader::{Leases, RoleState};
 use crate::metrics::{AnchorLabels, ChainLabels, Metrics};
 use crate::proof;
-use crate::store::{AnchorState, Store, StoreError};
+use crate::store::{AnchorState, Store, StoreError, now_ms};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -32,10 +34,18 @@ pub struct ApiState {
     pub hostchains: Arc<Vec<(String, String)>>,
     /// Token required by admin calls; `None`: admin calls are refused.
     pub admin_token: Option<Arc<String>>,
+    /// This replica's leases: which stages it runs.
+    pub leases: Leases,
 }
 
 /// An error reply with a message that names what is wrong.
 pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError(status, message.into())
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -63,7 +73,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/anchors", get(anchors))
         .route("/v1/anchors/{id}", get(anchor))
         .route("/v1/proofs/{height}", get(proof_of))
+        .route("/v1/replicas", get(replicas))
         .route("/v1/commitments", post(submit_commitment))
+        .merge(crate::bridge::api::routes())
         .with_state(state)
 }
 
@@ -104,6 +116,18 @@ async fn refresh(app: &ApiState) -> Result<(), StoreError> {
                 hostchain: hostchain.clone(),
             })
             .set(i64::try_from(followed.saturating_sub(covered)).unwrap_or(i64::MAX));
+    }
+    for (hostchain, state, n) in app.store.deposit_counts().await? {
+        app.metrics
+            .deposits
+            .get_or_create(&AnchorLabels { hostchain, state })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    for (hostchain, state, n) in app.store.release_counts().await? {
+        app.metrics
+            .releases
+            .get_or_create(&AnchorLabels { hostchain, state })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
     for (hostchain, state, n) in app.store.anchor_counts().await? {
         app.metrics
@@ -156,13 +180,87 @@ pub async fn summary(
         "batched_height": store.last_batched_height().await?,
         "batches": store.batch_count().await?,
         "hostchains": chains,
+        "workers": workers(store).await?,
+        "bridge": crate::bridge::api::summary(store).await?,
     }))
 }
 
+/// Which replica runs each stage, as recorded in the store (by the holders of the stages'
+/// locks), with the age of each holder's last lease check by this process's clock.
+async fn workers(store: &Store) -> Result<Vec<Value>, StoreError> {
+    let now = now_ms();
+    Ok(store
+        .workers()
+        .await?
+        .into_iter()
+        .map(|w| {
+            json!({
+                "role": w.role,
+                "replica": w.replica,
+                "active_since": w.since,
+                "heartbeat": w.heartbeat,
+                "heartbeat_age_ms": now.saturating_sub(w.heartbeat),
+            })
+        })
+        .collect())
+}
+
+/// This replica's own view of its roles: the truth about whether its stages run.
+fn own_roles(leases: &Leases) -> Vec<Value> {
+    leases
+        .roles()
+        .into_iter()
+        .map(|(role, state)| match state {
+            RoleState::Active { since } => {
+                json!({"role": role, "state": "active", "active_since": since})
+            }
+            RoleState::Standby => json!({"role": role, "state": "standby"}),
+        })
+        .collect()
+}
+
 async fn status(State(app): State<ApiState>) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        summary(&app.store, app.symbiote, &app.hostchains).await?,
-    ))
+    let mut summary = summary(&app.store, app.symbiote, &app.hostchains).await?;
+    if let Value::Object(fields) = &mut summary {
+        fields.insert("replica".into(), json!(app.leases.replica()));
+        fields.insert("roles".into(), json!(own_roles(&app.leases)));
+    }
+    Ok(Json(summary))
+}
+
+/// `/v1/replicas`: this replica and its roles (from its own leases), the replica recorded for
+/// every role, and every replica recorded as running (active or standing by).
+async fn replicas(State(app): State<ApiState>) -> ApiResult<Json<Value>> {
+    let now = now_ms();
+    let workers = workers(&app.store).await?;
+    let replicas: Vec<Value> = app
+        .store
+        .replicas()
+        .await?
+        .into_iter()
+        .map(|r| {
+            let active: Vec<&Value> = workers
+                .iter()
+                .filter(|w| w["replica"] == r.replica.as_str())
+                .map(|w| &w["role"])
+                .collect();
+            json!({
+                "replica": r.replica,
+                "started_at": r.started_at,
+                "heartbeat": r.heartbeat,
+                "heartbeat_age_ms": now.saturating_sub(r.heartbeat),
+                "active_roles": active,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "replica": app.leases.replica(),
+        "election": if app.leases.elected() { "postgres_advisory_locks" } else { "single_process" },
+        "lease_check_ms": app.leases.check().as_millis(),
+        "roles": own_roles(&app.leases),
+        "workers": workers,
+        "replicas": replicas,
+    })))
 }
 
 #[derive(Deserialize)]

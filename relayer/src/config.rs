@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use symbiote::types::HostchainId;
 
@@ -38,7 +39,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The followed symbiote.
@@ -55,14 +56,26 @@ pub struct Config {
     /// How anchors are driven.
     #[serde(default)]
     pub anchoring: AnchoringSection,
+    /// This process among several relayers sharing one PostgreSQL database.
+    #[serde(default)]
+    pub replica: ReplicaSection,
+    /// Deposits and releases.
+    #[serde(default)]
+    pub bridge: crate::bridge::config::BridgeSection,
+    /// The scouts' policy.
+    #[serde(default)]
+    pub scout: crate::bridge::config::ScoutSection,
     /// The hostchains this relayer can anchor into, by hostchain id; each section has a `kind`
     /// (`bitcoin`, `evm`, `solana`) and that kind's own keys.
+    // Each kind's keys are checked by its adapter, not here: in the schema a hostchain section
+    // is an open table.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, BTreeMap<String, serde_json::Value>>")]
     pub hostchains: BTreeMap<String, toml::Table>,
 }
 
 /// `[symbiote]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SymbioteSection {
     /// A node's API URL.
@@ -75,7 +88,7 @@ pub struct SymbioteSection {
 }
 
 /// `[database]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSection {
     /// `sqlite://path` (created if missing) or `postgres://...`.
@@ -92,7 +105,7 @@ impl Default for DatabaseSection {
 }
 
 /// `[api]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
     /// Where the HTTP API listens.
@@ -118,13 +131,18 @@ impl Default for ApiSection {
 
 /// `[batch]`: a batch is cut when `every_blocks` blocks wait, or when the oldest waiting block
 /// has waited `every_seconds`; a batch holds at most `max_blocks`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchPolicy {
+    /// Cut a batch as soon as this many followed blocks wait to be batched (at least 1).
     #[serde(default = "default_every_blocks")]
     pub every_blocks: u64,
+    /// Or as soon as the oldest waiting block has waited this many seconds, however few blocks
+    /// wait.
     #[serde(default = "default_every_seconds")]
     pub every_seconds: u64,
+    /// The most blocks one batch covers (at least `every_blocks`); a longer backlog is cut into
+    /// several batches.
     #[serde(default = "default_max_blocks")]
     pub max_blocks: u64,
 }
@@ -140,7 +158,7 @@ impl Default for BatchPolicy {
 }
 
 /// `[anchoring]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnchoringSection {
     /// How often each anchorer looks at its anchors.
@@ -170,6 +188,61 @@ impl AnchoringSection {
     }
 }
 
+/// `[replica]`: several relayer processes (replicas) may share one PostgreSQL database; for
+/// each stage (follower, batcher, each hostchain's anchorer) one of them is active and the
+/// others stand by, elected with PostgreSQL advisory locks (see `relayer/src/leader.rs`). With
+/// SQLite there is one process, which runs every stage.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaSection {
+    /// This replica's name in the API (`/v1/replicas`), the logs and PostgreSQL's
+    /// `pg_stat_activity`; unique among the replicas of one database. 1 to 48 ASCII letters,
+    /// digits, `.`, `_`, `-` or `:`. Default: `<hostname>-<pid>` (a new one at each start).
+    #[serde(default, deserialize_with = "string_or_number")]
+    #[schemars(with = "Option<String>")]
+    pub id: Option<String>,
+    /// How often (ms) the active replica checks that it still holds each stage's lock, and a
+    /// standby tries to take a stage over. A standby takes over within about this long after
+    /// the active replica dies; 100 to 60000.
+    #[serde(default = "default_lease_check_ms")]
+    pub lease_check_ms: u64,
+}
+
+impl Default for ReplicaSection {
+    fn default() -> Self {
+        ReplicaSection {
+            id: None,
+            lease_check_ms: default_lease_check_ms(),
+        }
+    }
+}
+
+impl ReplicaSection {
+    pub fn lease_check(&self) -> Duration {
+        Duration::from_millis(self.lease_check_ms)
+    }
+}
+
+/// An id given as a string, or as a number by an environment variable (`RELAYER__REPLICA__ID=7`
+/// reads as an integer).
+fn string_or_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        String(String),
+        Integer(i64),
+    }
+    Ok(Option::<Text>::deserialize(deserializer)?.map(|t| match t {
+        Text::String(s) => s,
+        Text::Integer(i) => i.to_string(),
+    }))
+}
+
+fn default_lease_check_ms() -> u64 {
+    1_000
+}
 fn default_poll_ms() -> u64 {
     500
 }
@@ -267,6 +340,15 @@ impl Config {
                 "must be at least batch.every_blocks",
             ));
         }
+        if !(100..=60_000).contains(&self.replica.lease_check_ms) {
+            return Err(err(
+                "replica.lease_check_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if let Some(id) = &self.replica.id {
+            crate::leader::ReplicaId::new(id).map_err(|e| err("replica.id", &e.to_string()))?;
+        }
         self.hostchain_configs(file).map(|_| ())
     }
 
@@ -316,7 +398,53 @@ impl Config {
         Ok(out)
     }
 
+    /// This replica's id: `[replica] id`, else `<hostname>-<pid>`.
+    pub fn replica_id(&self) -> Result<crate::leader::ReplicaId, ConfigError> {
+        match &self.replica.id {
+            Some(id) => crate::leader::ReplicaId::new(id).map_err(|e| ConfigError::Key {
+                file: "configuration".into(),
+                key: "replica.id".into(),
+                message: e.to_string(),
+            }),
+            None => Ok(crate::leader::ReplicaId::for_this_process()),
+        }
+    }
+
     /// The admin token, if one is configured.
+    /// The relayer's symbiote key (`[bridge] key_file` or `key_env`), if one is configured.
+    pub fn relayer_key(
+        &self,
+        file: &str,
+    ) -> Result<Option<symbiote::crypto::Keypair>, ConfigError> {
+        let err = |key: &str, message: String| ConfigError::Key {
+            file: file.to_string(),
+            key: format!("bridge.{key}"),
+            message,
+        };
+        match (&self.bridge.key_file, &self.bridge.key_env) {
+            (Some(_), Some(_)) => Err(err(
+                "key_file",
+                "give either key_file or key_env, not both".into(),
+            )),
+            (Some(path), None) => symbiote::keyfile::read(path)
+                .map(Some)
+                .map_err(|e| err("key_file", e.to_string())),
+            (None, Some(var)) => match symbiote::keyfile::from_env(var) {
+                Ok(Some(key)) => Ok(Some(key)),
+                Ok(None) => Err(err(
+                    "key_env",
+                    format!("environment variable {var} is not set"),
+                )),
+                Err(e) => Err(err("key_env", e.to_string())),
+            },
+            (None, None) if self.bridge.enabled => Err(err(
+                "key_file",
+                "the bridge is enabled: give key_file or key_env".into(),
+            )),
+            (None, None) => Ok(None),
+        }
+    }
+
     pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
         if let Some(path) = &self.api.admin_token_file {
             let token = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -5,14 +5,18 @@
 //! - [`config`]: the TOML configuration with environment overrides;
 //! - [`store`]: SQLite or PostgreSQL through sqlx, every stage's state;
 //! - [`pipeline`]: follower, batcher, one anchorer per hostchain;
+//! - [`leader`]: with PostgreSQL, one active replica per stage among several, by advisory lock;
 //! - [`proof`]: proofs from a block to hostchain transactions, and their verification;
 //! - [`api`], [`metrics`]: the HTTP API and Prometheus metrics.
 
 pub mod api;
+pub mod bridge;
 pub mod config;
+pub mod leader;
 pub mod metrics;
 pub mod pipeline;
 pub mod proof;
+pub mod scout;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -27,6 +31,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use config::Config;
+use leader::Role;
 use metrics::Metrics;
 use pipeline::anchorer::HostchainAnchorer;
 use pipeline::batcher::Batcher;
@@ -112,40 +117,89 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
-    let follower = Follower {
-        store: store.clone(),
-        node: node.clone(),
-        genesis,
-        poll: Duration::from_millis(config.symbiote.poll_interval_ms.max(10)),
-        metrics: metrics.clone(),
+    // Each stage runs only while this replica holds its role (always, with SQLite); the
+    // closures build a fresh stage each time the role is (re)acquired.
+    let leases = leader::Leases::new(
+        store.clone(),
+        symbiote,
+        config.replica_id()?,
+        config.replica.lease_check(),
+    );
+    tasks.spawn(leases.clone().presence(shutdown.clone()));
+    let poll = Duration::from_millis(config.symbiote.poll_interval_ms.max(10));
+    let follower = {
+        let (store, node, metrics) = (store.clone(), node.clone(), metrics.clone());
+        move |token| {
+            Follower {
+                store: store.clone(),
+                node: node.clone(),
+                genesis: genesis.clone(),
+                poll,
+                metrics: metrics.clone(),
+            }
+            .run(token)
+        }
     };
-    tasks.spawn(follower.run(shutdown.clone()));
-    let configured = config
+    tasks.spawn(leader::run_while_leader(
+        leases.clone(),
+        Role::follower(),
+        shutdown.clone(),
+        follower,
+    ));
+    let configured: Vec<_> = config
         .hostchain_configs(file)?
         .into_iter()
         .map(|c| c.id)
         .collect();
-    let batcher = Batcher {
-        store: store.clone(),
-        policy: config.batch.clone(),
-        node: node.clone(),
-        symbiote,
-        configured,
+    let batcher = {
+        let (store, node, policy) = (store.clone(), node.clone(), config.batch.clone());
+        move |token| {
+            Batcher {
+                store: store.clone(),
+                policy: policy.clone(),
+                node: node.clone(),
+                symbiote,
+                configured: configured.clone(),
+            }
+            .run(poll, token)
+        }
     };
-    tasks.spawn(batcher.run(
-        Duration::from_millis(config.symbiote.poll_interval_ms.max(10)),
+    tasks.spawn(leader::run_while_leader(
+        leases.clone(),
+        Role::batcher(),
         shutdown.clone(),
+        batcher,
     ));
     for (hostchain, adapter) in &adapters {
-        let anchorer = HostchainAnchorer {
-            hostchain: hostchain.clone(),
-            adapter: adapter.clone(),
-            store: store.clone(),
-            config: config.anchoring.clone(),
-            symbiote,
-            metrics: metrics.clone(),
+        let anchorer = {
+            let (hostchain, adapter) = (hostchain.clone(), adapter.clone());
+            let (store, config, metrics) =
+                (store.clone(), config.anchoring.clone(), metrics.clone());
+            move |token| {
+                HostchainAnchorer {
+                    hostchain: hostchain.clone(),
+                    adapter: adapter.clone(),
+                    store: store.clone(),
+                    config: config.clone(),
+                    symbiote,
+                    metrics: metrics.clone(),
+                }
+                .run(token)
+            }
         };
-        tasks.spawn(anchorer.run(shutdown.clone()));
+        tasks.spawn(leader::run_while_leader(
+            leases.clone(),
+            Role::anchorer(hostchain),
+            shutdown.clone(),
+            anchorer,
+        ));
+    }
+
+    if config.bridge.enabled {
+        spawn_bridge(
+            &config, file, &adapters, &store, &node, symbiote, &metrics, &leases, &shutdown,
+            &mut tasks,
+        )?;
     }
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)
@@ -165,6 +219,7 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
         metrics,
         hostchains: Arc::new(kinds),
         admin_token: config.admin_token()?.map(Arc::new),
+        leases,
     });
     let stop = shutdown.clone();
     tasks.spawn(async move {
@@ -182,4 +237,68 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
         shutdown,
         tasks,
     })
+}
+
+/// Starts a deposit stage and a release stage for every hostchain whose adapter has a bridge,
+/// each under its own role.
+#[allow(clippy::too_many_arguments)]
+fn spawn_bridge(
+    config: &Config,
+    file: &str,
+    adapters: &BTreeMap<String, Arc<dyn HostchainAdapter>>,
+    store: &Store,
+    node: &NodeClient,
+    symbiote: symbiote::types::SymbioteId,
+    metrics: &Metrics,
+    leases: &leader::Leases,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), StartError> {
+    let Some(key) = config.relayer_key(file)? else {
+        return Ok(());
+    };
+    let ctx = Arc::new(bridge::BridgeContext::new(
+        store.clone(),
+        node.clone(),
+        symbiote,
+        Arc::new(key),
+        config.scout.policy(),
+        config.bridge.clone(),
+        metrics.clone(),
+    ));
+    for (hostchain, adapter) in adapters {
+        if adapter.deposits().is_some() {
+            let (ctx, hostchain_name, adapter) = (ctx.clone(), hostchain.clone(), adapter.clone());
+            tasks.spawn(leader::run_while_leader(
+                leases.clone(),
+                Role::new(format!("deposits:{hostchain}")),
+                shutdown.clone(),
+                move |token| {
+                    bridge::deposits::DepositStage {
+                        ctx: ctx.clone(),
+                        hostchain: hostchain_name.clone(),
+                        adapter: adapter.clone(),
+                    }
+                    .run(token)
+                },
+            ));
+        }
+        if adapter.releaser().is_some() {
+            let (ctx, hostchain_name, adapter) = (ctx.clone(), hostchain.clone(), adapter.clone());
+            tasks.spawn(leader::run_while_leader(
+                leases.clone(),
+                Role::new(format!("releases:{hostchain}")),
+                shutdown.clone(),
+                move |token| {
+                    bridge::releases::ReleaseStage {
+                        ctx: ctx.clone(),
+                        hostchain: hostchain_name.clone(),
+                        adapter: adapter.clone(),
+                    }
+                    .run(token)
+                },
+            ));
+        }
+    }
+    Ok(())
 }

@@ -49,6 +49,30 @@ enum Command {
     },
     /// Show the relayer's summary (the same as `/v1/status`).
     Status,
+    /// Inspect release destinations and check scout reports.
+    #[command(subcommand)]
+    Scout(ScoutCommand),
+}
+
+#[derive(Subcommand)]
+enum ScoutCommand {
+    /// Inspect an address on a configured hostchain and print the signed report (one line of
+    /// canonical JSON: save it as it is to verify it later).
+    Check {
+        /// The hostchain (its id in the configuration).
+        chain: String,
+        /// The address.
+        address: String,
+        /// The block (slot) to inspect at; default: the latest.
+        #[arg(long)]
+        block: Option<u64>,
+    },
+    /// Check a report's signature and re-run its inspection at its block: confirmed (exit 0)
+    /// or refuted (exit 1, with what differs).
+    Verify {
+        /// The report file, as printed by `scout check` or served at `/v1/reports/{hash}`.
+        report: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -104,6 +128,68 @@ async fn main() -> Result<()> {
                 "proof verified: block {} is anchored on {} hostchain(s)",
                 doc.height,
                 doc.anchors.len()
+            );
+            Ok(())
+        }
+        Command::Scout(ScoutCommand::Check {
+            chain,
+            address,
+            block,
+        }) => {
+            let key = config.relayer_key(&file)?.context(
+                "a scout report is signed with the relayer's key: set [bridge] key_file or key_env",
+            )?;
+            let genesis = relayer::load_genesis(&config)?;
+            let adapters = relayer::build_adapters(&config, &file).await?;
+            let adapter = adapters
+                .get(&chain)
+                .with_context(|| format!("hostchain '{chain}' is not configured"))?;
+            let scout = adapter
+                .scout()
+                .with_context(|| format!("hostchain '{chain}' has no scout"))?;
+            let address = symbiote::types::HostAddress::new(&address)
+                .with_context(|| format!("'{address}' is not an address"))?;
+            let inspection = scout.inspect(&address, block).await?;
+            let report = relayer::scout::ScoutReport::build(
+                genesis.symbiote_id(),
+                &chain,
+                inspection,
+                &config.scout.policy(),
+                None,
+                &key,
+            )?;
+            println!("{}", String::from_utf8(report.to_bytes()?)?);
+            eprintln!(
+                "{}: {} at block {} (report {})",
+                report.body.address, report.body.verdict, report.body.block, report.hash
+            );
+            Ok(())
+        }
+        Command::Scout(ScoutCommand::Verify { report: path }) => {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let report = relayer::scout::ScoutReport::from_bytes(&bytes)
+                .with_context(|| format!("{} is refuted", path.display()))?;
+            let adapters = relayer::build_adapters(&config, &file).await?;
+            let chain = &report.body.hostchain;
+            let scout = adapters
+                .get(chain)
+                .and_then(|a| a.scout())
+                .with_context(|| {
+                    format!("the report is about hostchain '{chain}', which has no scout here")
+                })?;
+            let result = relayer::scout::reverify(&report, scout).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            if !result.confirmed {
+                bail!(
+                    "refuted: at block {} {}",
+                    report.body.block,
+                    result.differences.join("; ")
+                );
+            }
+            eprintln!(
+                "confirmed: {} is {} at block {} (signed by {})",
+                report.body.address, report.body.verdict, report.body.block, report.body.scout
             );
             Ok(())
         }

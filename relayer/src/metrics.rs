@@ -53,6 +53,16 @@ pub struct Metrics {
     pub rpc_errors: Family<ErrorLabels, Counter<u64, AtomicU64>>,
     /// Relayer wallet balances per hostchain, in the chain's smallest unit, when known.
     pub wallet_balance: Family<ChainLabels, Gauge>,
+    /// Deposits by hostchain and state.
+    pub deposits: Family<AnchorLabels, Gauge>,
+    /// Releases by hostchain and state.
+    pub releases: Family<AnchorLabels, Gauge>,
+    /// Deposits this relayer saw minted.
+    pub deposits_minted: Counter<u64, AtomicU64>,
+    /// Releases this relayer saw paid on their hostchain.
+    pub releases_paid: Counter<u64, AtomicU64>,
+    /// Releases this relayer's scout held.
+    pub releases_held: Counter<u64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -73,6 +83,36 @@ impl Metrics {
         let replacements = Counter::default();
         let rpc_errors = Family::<ErrorLabels, Counter<u64, AtomicU64>>::default();
         let wallet_balance = Family::<ChainLabels, Gauge>::default();
+        let deposits = Family::<AnchorLabels, Gauge>::default();
+        let releases = Family::<AnchorLabels, Gauge>::default();
+        let deposits_minted = Counter::default();
+        let releases_paid = Counter::default();
+        let releases_held = Counter::default();
+        registry.register(
+            "deposits",
+            "Bridge deposits by hostchain and state",
+            deposits.clone(),
+        );
+        registry.register(
+            "releases",
+            "Releases of withdrawal orders by hostchain and state",
+            releases.clone(),
+        );
+        registry.register(
+            "deposits_minted",
+            "Deposits seen minted on the symbiote",
+            deposits_minted.clone(),
+        );
+        registry.register(
+            "releases_paid",
+            "Releases seen paid on their hostchain",
+            releases_paid.clone(),
+        );
+        registry.register(
+            "releases_held",
+            "Releases held by this relayer's scout",
+            releases_held.clone(),
+        );
         registry.register(
             "followed_height",
             "Highest verified symbiote block",
@@ -121,6 +161,11 @@ impl Metrics {
             replacements,
             rpc_errors,
             wallet_balance,
+            deposits,
+            releases,
+            deposits_minted,
+            releases_paid,
+            releases_held,
         }
     }
 

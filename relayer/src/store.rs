@@ -5,7 +5,11 @@
 //! Persisted states: `anchors.state` holds [`AnchorState::as_str`] and `batches.state` holds
 //! `anchoring` or `anchored`. Renaming a state breaks stored data.
 
+mod bridge;
+
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use bridge::{DepositRow, DepositState, ReleaseRow, ReleaseStep, ReportRow};
 
 use chain_adapters::{Inclusion, PreparedTx};
 use serde::Serialize;
@@ -777,6 +781,140 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         uint(row.try_get("n")?)
+    }
+
+    // ---- replicas and the roles they run (see `crate::leader`) ----
+
+    /// A connection of its own, detached from the pool for as long as the caller keeps it. A
+    /// PostgreSQL advisory lock belongs to the session that took it: a lease holds it on a
+    /// connection that no other query can borrow and that the pool cannot close or recycle.
+    pub async fn dedicated_connection(&self) -> Result<sqlx::AnyConnection, StoreError> {
+        Ok(self.pool.acquire().await?.detach())
+    }
+
+    /// Records `worker` as running its role, replacing whoever was recorded, through `conn`
+    /// (the lock session of the role on PostgreSQL, so that only a live holder can write it).
+    pub async fn record_worker_on(
+        conn: &mut sqlx::AnyConnection,
+        worker: &crate::leader::WorkerRow,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO workers (role, replica, since, heartbeat) VALUES ($1, $2, $3, $4) ON CONFLICT (role) DO UPDATE SET replica = excluded.replica, since = excluded.since, heartbeat = excluded.heartbeat")
+            .bind(&worker.role)
+            .bind(&worker.replica)
+            .bind(worker.since)
+            .bind(worker.heartbeat)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// [`Store::record_worker_on`] through the pool.
+    pub async fn record_worker(&self, worker: &crate::leader::WorkerRow) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::record_worker_on(&mut conn, worker).await
+    }
+
+    /// Forgets that `replica` runs `role` (if another replica is recorded by now, it stays).
+    pub async fn remove_worker_on(
+        conn: &mut sqlx::AnyConnection,
+        role: &str,
+        replica: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM workers WHERE role = $1 AND replica = $2")
+            .bind(role)
+            .bind(replica)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// [`Store::remove_worker_on`] through the pool.
+    pub async fn remove_worker(&self, role: &str, replica: &str) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::remove_worker_on(&mut conn, role, replica).await
+    }
+
+    fn worker_row(r: &sqlx::any::AnyRow) -> Result<crate::leader::WorkerRow, StoreError> {
+        Ok(crate::leader::WorkerRow {
+            role: r.try_get("role")?,
+            replica: r.try_get("replica")?,
+            since: r.try_get("since")?,
+            heartbeat: r.try_get("heartbeat")?,
+        })
+    }
+
+    /// The replica recorded as running `role`.
+    pub async fn worker(&self, role: &str) -> Result<Option<crate::leader::WorkerRow>, StoreError> {
+        let row =
+            sqlx::query("SELECT role, replica, since, heartbeat FROM workers WHERE role = $1")
+                .bind(role)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(Self::worker_row).transpose()
+    }
+
+    /// Every recorded role and the replica running it, by role.
+    pub async fn workers(&self) -> Result<Vec<crate::leader::WorkerRow>, StoreError> {
+        let rows = sqlx::query("SELECT role, replica, since, heartbeat FROM workers ORDER BY role")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::worker_row).collect()
+    }
+
+    /// Records that `replica` runs (its heartbeat), through `conn`, and forgets replicas not
+    /// heard of since `forget_before` (ms).
+    pub async fn record_replica_on(
+        conn: &mut sqlx::AnyConnection,
+        replica: &crate::leader::ReplicaRow,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO replicas (replica, started_at, heartbeat) VALUES ($1, $2, $3) ON CONFLICT (replica) DO UPDATE SET started_at = excluded.started_at, heartbeat = excluded.heartbeat")
+            .bind(&replica.replica)
+            .bind(replica.started_at)
+            .bind(replica.heartbeat)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM replicas WHERE heartbeat < $1")
+            .bind(forget_before)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// [`Store::record_replica_on`] through the pool.
+    pub async fn record_replica(
+        &self,
+        replica: &crate::leader::ReplicaRow,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::record_replica_on(&mut conn, replica, forget_before).await
+    }
+
+    /// Forgets a replica that stops.
+    pub async fn remove_replica(&self, replica: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM replicas WHERE replica = $1")
+            .bind(replica)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every recorded replica, by id.
+    pub async fn replicas(&self) -> Result<Vec<crate::leader::ReplicaRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT replica, started_at, heartbeat FROM replicas ORDER BY replica")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::leader::ReplicaRow {
+                    replica: r.try_get("replica")?,
+                    started_at: r.try_get("started_at")?,
+                    heartbeat: r.try_get("heartbeat")?,
+                })
+            })
+            .collect()
     }
 }
 

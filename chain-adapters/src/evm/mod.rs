@@ -32,6 +32,7 @@ pub mod governance;
 pub mod keys;
 pub mod nonce;
 pub mod release;
+mod scout;
 pub mod transactions;
 pub mod transport;
 
@@ -48,6 +49,7 @@ use crate::anchor::Anchorer;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::registry::{BuildFuture, HostchainAdapter};
+use crate::scout::Scout;
 
 pub use config::EvmConfig;
 pub use keys::RelayerKey;
@@ -201,6 +203,11 @@ impl HostchainAdapter for EvmAdapter {
 
     fn releaser(&self) -> Option<&dyn Releaser> {
         self.config.bridge_contract.map(|_| self as &dyn Releaser)
+    }
+
+    /// The scout inspects release destinations, so it is there where releases are.
+    fn scout(&self) -> Option<&dyn Scout> {
+        self.config.bridge_contract.map(|_| self as &dyn Scout)
     }
 }
 

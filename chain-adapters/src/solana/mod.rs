@@ -19,6 +19,7 @@ pub mod deposits;
 pub mod errors;
 pub mod keys;
 pub mod release;
+mod scout;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::anchor::Anchorer;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::registry::{BuildFuture, HostchainAdapter};
+use crate::scout::Scout;
 
 pub use config::SolanaConfig;
 
@@ -190,6 +192,11 @@ impl HostchainAdapter for SolanaAdapter {
 
     fn releaser(&self) -> Option<&dyn Releaser> {
         self.vault_key.as_ref().map(|_| self as &dyn Releaser)
+    }
+
+    /// The scout needs nothing but RPC: any relayer of the bridge can inspect destinations.
+    fn scout(&self) -> Option<&dyn Scout> {
+        Some(self)
     }
 }
 

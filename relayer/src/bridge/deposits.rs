@@ -1,0 +1,213 @@
+//! One deposit stage per hostchain with a bridge: scans the bridge for deposits past their
+//! confirmation depth, stores them with the scan cursor (atomically), attests them on the
+//! symbiote, and follows them until minted.
+//!
+//! - `seen`: stored; this relayer's attestation is published in the next `Attest`
+//!   transaction (up to [`MAX_BATCH_ENTRIES`] deposits each), unless the symbiote already
+//!   has it or the deposit is minted;
+//! - `attested`: waiting for a threshold of the relayer set; if this relayer's attestation is
+//!   no longer on the symbiote (a relayer-set change cleared nothing, but a lost transaction
+//!   can), back to `seen`;
+//! - `minted`: done. `unroutable`: named no valid symbiote account; listed for a refund.
+//!
+//! A deposit is minted at most once because the symbiote refuses a second mint of the same
+//! (hostchain, transaction, event index); the relayer's store only avoids needless work.
+
+use std::sync::Arc;
+
+use chain_adapters::{DepositCursor, HostchainAdapter};
+use symbiote::tx::{MAX_BATCH_ENTRIES, Transaction};
+use tokio_util::sync::CancellationToken;
+
+use super::publisher::PublishError;
+use super::{BridgeContext, BridgeError};
+use crate::store::{DepositRow, DepositState};
+
+/// Most scan steps per pass (each is bounded by the adapter).
+const MAX_SCANS_PER_PASS: usize = 20;
+
+/// Watches one hostchain's bridge and gets its deposits minted.
+pub struct DepositStage {
+    pub ctx: Arc<BridgeContext>,
+    pub hostchain: String,
+    pub adapter: Arc<dyn HostchainAdapter>,
+}
+
+impl DepositStage {
+    /// Scans until the cursor stops moving; returns how many deposits were new.
+    pub async fn scan(&self) -> Result<u64, BridgeError> {
+        let Some(watcher) = self.adapter.deposits() else {
+            return Ok(0);
+        };
+        let mut cursor = DepositCursor(
+            self.ctx
+                .store
+                .deposit_cursor(&self.hostchain)
+                .await?
+                .unwrap_or_default(),
+        );
+        let mut added = 0;
+        for _ in 0..MAX_SCANS_PER_PASS {
+            let scan = watcher.scan_deposits(&cursor).await?;
+            added += self
+                .ctx
+                .store
+                .record_scan(&self.hostchain, &scan.deposits, &scan.next.0)
+                .await?;
+            if scan.next == cursor {
+                break;
+            }
+            cursor = scan.next;
+        }
+        if added > 0 {
+            tracing::info!(hostchain = %self.hostchain, added, "deposits seen");
+        }
+        Ok(added)
+    }
+
+    /// Attests what this relayer has not attested yet, and follows attested deposits.
+    pub async fn attest(&self) -> Result<(), BridgeError> {
+        let me = self.ctx.publisher.key().public();
+        let limit = i64::try_from(MAX_BATCH_ENTRIES).unwrap_or(256);
+        // Attested deposits: minted yet, or is this relayer's attestation gone?
+        let attested = self
+            .ctx
+            .store
+            .deposits_in(&self.hostchain, DepositState::Attested, 1_000)
+            .await?;
+        let mut minted = Vec::new();
+        let mut lost = Vec::new();
+        for row in &attested {
+            let reply = self.ctx.node.deposit(&row.deposit_id()?).await?;
+            if reply.minted {
+                minted.push(row.id);
+            } else if !reply.pending.iter().any(|p| p.attesters.contains(&me)) {
+                lost.push(row.id);
+            }
+        }
+        self.finish(&minted, DepositState::Attested).await?;
+        self.ctx
+            .store
+            .move_deposits(
+                &lost,
+                DepositState::Attested,
+                DepositState::Seen,
+                None,
+                "this relayer's attestation is not on the symbiote; attesting again",
+            )
+            .await?;
+
+        let seen = self
+            .ctx
+            .store
+            .deposits_in(&self.hostchain, DepositState::Seen, limit)
+            .await?;
+        let mut to_attest: Vec<(&DepositRow, symbiote::tx::Deposit)> = Vec::new();
+        let mut already_minted = Vec::new();
+        let mut already_attested = Vec::new();
+        for row in &seen {
+            let Some(deposit) = row.deposit()? else {
+                continue;
+            };
+            let reply = self.ctx.node.deposit(&deposit.id).await?;
+            if reply.minted {
+                already_minted.push(row.id);
+            } else if reply
+                .pending
+                .iter()
+                .any(|p| p.deposit == deposit && p.attesters.contains(&me))
+            {
+                already_attested.push(row.id);
+            } else {
+                to_attest.push((row, deposit));
+            }
+        }
+        self.finish(&already_minted, DepositState::Seen).await?;
+        self.ctx
+            .store
+            .move_deposits(
+                &already_attested,
+                DepositState::Seen,
+                DepositState::Attested,
+                None,
+                "already attested on the symbiote",
+            )
+            .await?;
+        if to_attest.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = to_attest.iter().map(|(row, _)| row.id).collect();
+        let deposits = to_attest.into_iter().map(|(_, d)| d).collect();
+        match self
+            .ctx
+            .publisher
+            .publish(Transaction::Attest { deposits })
+            .await
+        {
+            Ok(hash) => {
+                tracing::info!(hostchain = %self.hostchain, count = ids.len(), tx = %hash, "deposits attested");
+                self.ctx
+                    .store
+                    .move_deposits(
+                        &ids,
+                        DepositState::Seen,
+                        DepositState::Attested,
+                        Some(&hash.to_string()),
+                        &format!("attested in symbiote transaction {hash}"),
+                    )
+                    .await?;
+                Ok(())
+            }
+            // Another process of this key took the nonce: look again next pass.
+            Err(PublishError::Superseded(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn finish(&self, ids: &[i64], from: DepositState) -> Result<(), BridgeError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.ctx
+            .store
+            .move_deposits(
+                ids,
+                from,
+                DepositState::Minted,
+                None,
+                "minted on the symbiote",
+            )
+            .await?;
+        self.ctx
+            .metrics
+            .deposits_minted
+            .inc_by(u64::try_from(ids.len()).unwrap_or(0));
+        Ok(())
+    }
+
+    /// One pass: scan, then attest.
+    pub async fn step(&self) -> Result<(), BridgeError> {
+        self.scan().await?;
+        self.attest().await
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = super::Backoff::default();
+        loop {
+            let wait = match self.step().await {
+                Ok(()) => backoff.reset(self.ctx.config.poll_interval()),
+                Err(e) => {
+                    self.ctx.metrics.rpc_error(&self.hostchain, e.kind());
+                    let wait = backoff.fail(self.ctx.config.poll_interval());
+                    tracing::warn!(hostchain = %self.hostchain, error = %e, retry_in_ms = wait.as_millis() as u64, "deposit stage step failed");
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

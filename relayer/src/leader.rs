@@ -1,0 +1,948 @@
+//! One active worker per (symbiote, role) among relayer replicas that share a PostgreSQL
+//! database (ARCHITECTURE section 8); the other replicas stand by and take over when it dies.
+//!
+//! A **role** is one stage's exclusive job: `follower`, `batcher`, `anchorer:<hostchain>` (and
+//! whatever stage is wrapped next). [`run_while_leader`] runs a stage only while this replica
+//! holds the role:
+//! - the role is a PostgreSQL session-level advisory lock, key [`LockKey`] of (symbiote, role),
+//!   taken with `pg_try_advisory_lock` on a [`LockSession`]: a connection detached from the pool
+//!   for the life of the lease (a pooled connection would go back to the pool with the lock
+//!   still held by its session, to be lent to unrelated queries or closed by the pool);
+//! - a standby tries for the lock every `lease_check_ms`;
+//! - the holder runs the stage under a child [`CancellationToken`] and, every `lease_check_ms`,
+//!   writes its heartbeat through the lock session. If that fails or does not answer within the
+//!   interval, the lease is presumed lost: the stage's token is cancelled at once, the stage has
+//!   half an interval to finish its step and is then aborted; only once it has stopped does the
+//!   replica drop the session, and it tries again with a new one two intervals later (giving a
+//!   healthy standby the first chance).
+//!
+//! # Why advisory locks and not a lease row with an expiry
+//! A lease row needs clocks: the holder writes "mine until T" and the others compare T with
+//! their own clocks, so a skewed clock lets two replicas act at once, and a dead holder blocks
+//! its role until T has passed. An advisory lock belongs to a session: PostgreSQL frees it when
+//! the session ends and never while it lives, whatever the clocks say. A process killed with
+//! SIGKILL has its sockets closed by the kernel, the server ends its sessions at once, and a
+//! standby holds the role at its next try. A host or network that dies is noticed by the TCP
+//! keepalive this module sets on its sessions. The `workers` table only records who runs what,
+//! for the API; nothing decides from it.
+//!
+//! # The window a lock alone leaves, and the fence
+//! PostgreSQL can end a lock session while its process lives (`pg_terminate_backend`, a network
+//! partition seen by keepalive): a standby may then take the lock before the holder's next
+//! check. So a replica that takes a role over from another replica first waits until that one
+//! cannot be running the stage any more: it has no session left on the server (it died), or it
+//! has deleted its `workers` row (it does so once its stage has stopped), or three check
+//! intervals have passed (a live holder notices within one, stops within half another). Still
+//! uncovered: a server restart ends every session, so a live previous holder may look dead for
+//! a moment and run on for up to one check interval beside the new one; so may a holder frozen
+//! for longer than the keepalive (a paused VM). Both are bounded by the stages' own rule (every
+//! stage writes to the store before acting, and resumes from it) and, on EVM, by the anchor
+//! contract, which refuses a sequence twice; closing the window entirely needs a fencing token
+//! checked by every store write.
+//!
+//! # SQLite, poolers
+//! With SQLite there is one process by construction: every role is held, without a lock. With
+//! PostgreSQL the database URL must reach the server directly or through a session pooler: a
+//! transaction pooler (PgBouncer `pool_mode = transaction`) moves sessions between clients.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Connection, Row};
+use symbiote::types::SymbioteId;
+use tokio::task::{JoinError, JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::store::{Store, StoreError, now_ms};
+
+/// How long opening a lock session may take (a connection to the server, then its settings).
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a replica taking a role over looks whether the previous holder is gone.
+const FENCE_POLL: Duration = Duration::from_millis(50);
+/// Replicas not heard of for this long are dropped from the `replicas` table.
+const FORGET_REPLICAS_AFTER_MS: i64 = 3_600_000;
+/// The longest replica id: `relayer <id>` must fit PostgreSQL's 63-byte `application_name`.
+pub const MAX_REPLICA_ID: usize = 48;
+
+/// Why a lease operation failed. Every one of them is retried: a standby tries again at its
+/// next check, a holder presumes its lease lost and stops its stage first.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error("lock session for role {role}: {source}")]
+    Sql {
+        role: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("lock session for role {role}: no answer to {what} within {ms} ms")]
+    Timeout {
+        role: String,
+        what: String,
+        ms: u128,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a replica id is refused.
+#[derive(Debug, thiserror::Error)]
+#[error("replica id '{0}': use 1 to {MAX_REPLICA_ID} ASCII letters, digits, '.', '_', '-' or ':'")]
+pub struct ReplicaIdError(String);
+
+/// This relayer process among the replicas sharing a database: named in the API, the logs,
+/// the `workers` table and PostgreSQL's `pg_stat_activity`. Must be unique among replicas.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ReplicaId(String);
+
+impl ReplicaId {
+    /// Checks an id: 1 to [`MAX_REPLICA_ID`] characters, letters, digits, `.`, `_`, `-`, `:`.
+    pub fn new(id: &str) -> Result<ReplicaId, ReplicaIdError> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+        if id.is_empty() || id.len() > MAX_REPLICA_ID || !id.chars().all(allowed) {
+            return Err(ReplicaIdError(id.to_string()));
+        }
+        Ok(ReplicaId(id.to_string()))
+    }
+
+    /// `<hostname>-<pid>`: unique among the live processes of one host, and hosts usually have
+    /// distinct names. A restarted process gets a new id.
+    pub fn for_this_process() -> ReplicaId {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_default();
+        let host: String = host
+            .trim()
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            .take(MAX_REPLICA_ID - 11)
+            .collect();
+        let host = if host.is_empty() {
+            "relayer".to_string()
+        } else {
+            host
+        };
+        ReplicaId(format!("{host}-{}", std::process::id()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The `application_name` of this replica's sessions; lock sessions append their role.
+    fn label(&self) -> String {
+        format!("relayer {}", self.0)
+    }
+}
+
+impl fmt::Display for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stage's exclusive job. Roles are named in code, not read from input.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Role(String);
+
+impl Role {
+    pub fn new(name: impl Into<String>) -> Role {
+        Role(name.into())
+    }
+
+    /// Follows the symbiote: writes `blocks` and the light-client state.
+    pub fn follower() -> Role {
+        Role::new("follower")
+    }
+
+    /// Cuts batches: writes `batches` and creates their anchors.
+    pub fn batcher() -> Role {
+        Role::new("batcher")
+    }
+
+    /// Drives the anchors of one hostchain.
+    pub fn anchorer(hostchain: &str) -> Role {
+        Role::new(format!("anchorer:{hostchain}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The advisory-lock key of a role of a symbiote: FNV-1a (64 bits) over a versioned prefix,
+/// the symbiote id and the role name. Persisted in effect: replicas of different versions must
+/// compute the same key for the same role, or both would hold it; change the prefix's version
+/// only together with the role names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockKey(i64);
+
+impl LockKey {
+    pub fn new(symbiote: &SymbioteId, role: &Role) -> LockKey {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = OFFSET;
+        let parts: [&[u8]; 4] = [
+            b"symbiote-relayer lease v1\0",
+            symbiote.as_hash().as_bytes(),
+            b"\0",
+            role.as_str().as_bytes(),
+        ];
+        for byte in parts.into_iter().flatten() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(PRIME);
+        }
+        LockKey(i64::from_be_bytes(hash.to_be_bytes()))
+    }
+
+    /// The key as PostgreSQL's `bigint`.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A role and the replica recorded as running it (the `workers` table).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkerRow {
+    pub role: String,
+    pub replica: String,
+    /// When the replica started the stage (ms since the Unix epoch, its clock).
+    pub since: i64,
+    /// Its last successful lease check (ms; on SQLite, when it started).
+    pub heartbeat: i64,
+}
+
+/// A running replica (the `replicas` table).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplicaRow {
+    pub replica: String,
+    /// When it started (ms since the Unix epoch, its clock).
+    pub started_at: i64,
+    /// Its last heartbeat (ms).
+    pub heartbeat: i64,
+}
+
+/// What this replica does about one role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RoleState {
+    /// Waiting for the role (another replica holds it, or the database is out of reach).
+    Standby,
+    /// Running the stage since `since` (ms since the Unix epoch).
+    Active { since: i64 },
+}
+
+/// A dedicated PostgreSQL session that tries for, and then holds, one role's advisory lock.
+/// Dropping it closes the connection, which ends the session and frees the lock.
+pub struct LockSession {
+    /// The connection, detached from the store's pool.
+    conn: AnyConnection,
+    /// The role, for messages and for the `workers` row.
+    role: Role,
+    /// The lock.
+    key: LockKey,
+    /// Whether this session holds the lock. Advisory locks are re-entrant within a session:
+    /// taking it twice would need two unlocks, so a held lock is not taken again.
+    held: bool,
+}
+
+impl LockSession {
+    /// Opens a session for `role`'s lock, named `relayer <replica> <role>` in
+    /// `pg_stat_activity`, with a TCP keepalive that lets the server notice a dead peer within
+    /// about `check` + 3 s. Needs a PostgreSQL store.
+    pub async fn open(
+        store: &Store,
+        replica: &ReplicaId,
+        role: &Role,
+        key: LockKey,
+        check: Duration,
+    ) -> Result<LockSession, LeaseError> {
+        let mut label = format!("{} {role}", replica.label());
+        truncate(&mut label, 63);
+        let conn = open_labelled(store, role, &label, check).await?;
+        Ok(LockSession {
+            conn,
+            role: role.clone(),
+            key,
+            held: false,
+        })
+    }
+
+    fn sql(&self, source: sqlx::Error) -> LeaseError {
+        LeaseError::Sql {
+            role: self.role.to_string(),
+            source,
+        }
+    }
+
+    /// Takes the lock if it is free (`pg_try_advisory_lock`, which never waits); `true` if this
+    /// session holds it.
+    pub async fn try_acquire(&mut self) -> Result<bool, LeaseError> {
+        if self.held {
+            return Ok(true);
+        }
+        let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS held")
+            .bind(self.key.get())
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| self.sql(e))?;
+        self.held = row.try_get::<bool, _>("held").map_err(|e| self.sql(e))?;
+        Ok(self.held)
+    }
+
+    /// Whether this session holds the lock.
+    pub fn holds(&self) -> bool {
+        self.held
+    }
+
+    /// Records the holder through this session: the lease check. An error means the session
+    /// (and so the lock) may be gone.
+    async fn heartbeat(&mut self, replica: &ReplicaId, since: i64) -> Result<(), LeaseError> {
+        let row = WorkerRow {
+            role: self.role.to_string(),
+            replica: replica.to_string(),
+            since,
+            heartbeat: now_ms(),
+        };
+        Ok(Store::record_worker_on(&mut self.conn, &row).await?)
+    }
+
+    /// Whether `replica` has any session on this database: its lock sessions and the one of
+    /// [`Leases::presence`]. None: the process is dead (or cut off from the server entirely).
+    async fn present(&mut self, replica: &str) -> Result<bool, LeaseError> {
+        let label = format!("relayer {replica}");
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND (application_name = $1 OR starts_with(application_name, $2))",
+        )
+        .bind(&label)
+        .bind(format!("{label} "))
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(|e| self.sql(e))?;
+        Ok(row.try_get::<i64, _>("n").map_err(|e| self.sql(e))? > 0)
+    }
+
+    /// Forgets the `workers` row of `replica`, frees the lock and closes the session.
+    pub async fn release(mut self, replica: &ReplicaId) -> Result<(), LeaseError> {
+        if self.held {
+            Store::remove_worker_on(&mut self.conn, self.role.as_str(), replica.as_str()).await?;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(self.key.get())
+                .execute(&mut self.conn)
+                .await
+                .map_err(|e| self.sql(e))?;
+        }
+        let role = self.role.clone();
+        self.conn.close().await.map_err(|source| LeaseError::Sql {
+            role: role.to_string(),
+            source,
+        })
+    }
+}
+
+/// A detached connection with `application_name` = `label` and a short TCP keepalive.
+async fn open_labelled(
+    store: &Store,
+    role: &Role,
+    label: &str,
+    check: Duration,
+) -> Result<AnyConnection, LeaseError> {
+    let sql = |source| LeaseError::Sql {
+        role: role.to_string(),
+        source,
+    };
+    let open = async {
+        let mut conn = store.dedicated_connection().await?;
+        let interval = check.as_secs().clamp(1, 60);
+        sqlx::query(
+            "SELECT set_config('application_name', $1, false), set_config('tcp_keepalives_idle', $2, false), set_config('tcp_keepalives_interval', $3, false), set_config('tcp_keepalives_count', '3', false)",
+        )
+        .bind(label)
+        .bind((interval * 2).to_string())
+        .bind(interval.to_string())
+        .execute(&mut conn)
+        .await
+        .map_err(sql)?;
+        Ok(conn)
+    };
+    within(role, "opening a session", OPEN_TIMEOUT, open).await
+}
+
+/// How many sessions on this database are named exactly `label`.
+async fn sessions_labelled(
+    conn: &mut AnyConnection,
+    label: &str,
+    role: &Role,
+) -> Result<i64, LeaseError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+    )
+    .bind(label)
+    .fetch_one(conn)
+    .await
+    .and_then(|row| row.try_get::<i64, _>("n"))
+    .map_err(|source| LeaseError::Sql {
+        role: role.to_string(),
+        source,
+    })?;
+    Ok(row)
+}
+
+/// Sleeps `duration`; `false` if `shutdown` comes first.
+async fn pause(shutdown: &CancellationToken, duration: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(duration) => true,
+    }
+}
+
+/// `future`, or a [`LeaseError::Timeout`] after `limit`.
+async fn within<T>(
+    role: &Role,
+    what: &str,
+    limit: Duration,
+    future: impl Future<Output = Result<T, LeaseError>>,
+) -> Result<T, LeaseError> {
+    tokio::time::timeout(limit, future)
+        .await
+        .unwrap_or_else(|_| {
+            Err(LeaseError::Timeout {
+                role: role.to_string(),
+                what: what.to_string(),
+                ms: limit.as_millis(),
+            })
+        })
+}
+
+fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+/// This replica's leases: shared by every wrapped stage, the presence heartbeat and the API.
+#[derive(Clone)]
+pub struct Leases {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    /// The database: PostgreSQL elects, SQLite means one process.
+    store: Store,
+    /// The symbiote whose roles these are (part of every lock key).
+    symbiote: SymbioteId,
+    /// This replica.
+    replica: ReplicaId,
+    /// `lease_check_ms`: how often holders check and standbys try.
+    check: Duration,
+    /// When this replica started (ms).
+    started_at: i64,
+    /// What this replica does about each role it was given. Only short, non-async critical
+    /// sections hold it.
+    roles: Mutex<BTreeMap<Role, RoleState>>,
+}
+
+impl Leases {
+    /// The leases of `replica`, checked every `check`.
+    pub fn new(store: Store, symbiote: SymbioteId, replica: ReplicaId, check: Duration) -> Leases {
+        Leases {
+            inner: Arc::new(Shared {
+                store,
+                symbiote,
+                replica,
+                check: check.max(Duration::from_millis(10)),
+                started_at: now_ms(),
+                roles: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// This replica.
+    pub fn replica(&self) -> &ReplicaId {
+        &self.inner.replica
+    }
+
+    /// Whether roles are elected (PostgreSQL) rather than all held (SQLite).
+    pub fn elected(&self) -> bool {
+        self.inner.store.is_postgres()
+    }
+
+    /// The lease check interval.
+    pub fn check(&self) -> Duration {
+        self.inner.check
+    }
+
+    /// What this replica does about each of its roles. This, not the `workers` table, says
+    /// whether this replica's stage runs.
+    pub fn roles(&self) -> Vec<(Role, RoleState)> {
+        self.lock_roles()
+            .iter()
+            .map(|(role, state)| (role.clone(), *state))
+            .collect()
+    }
+
+    fn lock_roles(&self) -> MutexGuard<'_, BTreeMap<Role, RoleState>> {
+        // A panic elsewhere cannot leave the map half-written: each access is one insert.
+        self.inner
+            .roles
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set(&self, role: &Role, state: RoleState) {
+        self.lock_roles().insert(role.clone(), state);
+    }
+
+    /// Records this replica in the `replicas` table every check interval until `shutdown`,
+    /// then removes it. On PostgreSQL it writes through a session of its own named
+    /// `relayer <replica>`: while this process lives, that session tells a replica taking one
+    /// of its roles over that it may still be running the stage (see the module docs).
+    pub async fn presence(self, shutdown: CancellationToken) {
+        let role = Role::new("presence");
+        let mut session: Option<AnyConnection> = None;
+        let mut warned_duplicate = false;
+        loop {
+            let row = ReplicaRow {
+                replica: self.inner.replica.to_string(),
+                started_at: self.inner.started_at,
+                heartbeat: now_ms(),
+            };
+            let forget = row.heartbeat.saturating_sub(FORGET_REPLICAS_AFTER_MS);
+            let written = if self.elected() {
+                let beat = async {
+                    if session.is_none() {
+                        let label = self.inner.replica.label();
+                        let mut conn =
+                            open_labelled(&self.inner.store, &role, &label, self.check()).await?;
+                        if !warned_duplicate
+                            && sessions_labelled(&mut conn, &label, &role).await? > 1
+                        {
+                            warned_duplicate = true;
+                            tracing::error!(replica = %self.inner.replica, "another running relayer uses this replica id: give each replica its own `[replica] id`");
+                        }
+                        session = Some(conn);
+                    }
+                    match session.as_mut() {
+                        Some(conn) => Ok(Store::record_replica_on(conn, &row, forget).await?),
+                        None => Ok(()),
+                    }
+                };
+                within(&role, "the replica heartbeat", OPEN_TIMEOUT, beat).await
+            } else {
+                self.inner
+                    .store
+                    .record_replica(&row, forget)
+                    .await
+                    .map_err(LeaseError::from)
+            };
+            if let Err(e) = written {
+                tracing::warn!(replica = %self.inner.replica, error = %e, "replica heartbeat failed; retrying");
+                session = None;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(self.check()) => {}
+            }
+        }
+        if let Err(e) = self
+            .inner
+            .store
+            .remove_replica(self.inner.replica.as_str())
+            .await
+        {
+            tracing::warn!(replica = %self.inner.replica, error = %e, "cannot remove this replica from the replicas table");
+        }
+        if let Some(conn) = session {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Runs the stage that `stage` builds whenever this replica holds `role`, until `shutdown`.
+///
+/// `stage` is called with a token each time the replica becomes active; the future it returns
+/// must stop soon after the token is cancelled, and must be safe to stop at any await point
+/// (it is aborted if it does not stop within half a check interval after losing the lease):
+/// every stage writes to the store before acting and resumes from it. A stage that stops by
+/// itself (or panics) releases the role, which is tried for again after one check interval.
+/// On SQLite the role is held from the start.
+pub async fn run_while_leader<F, Fut>(
+    leases: Leases,
+    role: Role,
+    shutdown: CancellationToken,
+    mut stage: F,
+) where
+    F: FnMut(CancellationToken) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let key = LockKey::new(&leases.inner.symbiote, &role);
+    let mut worker = Worker {
+        leases,
+        role,
+        key,
+        session: None,
+        shutdown,
+    };
+    worker.leases.set(&worker.role, RoleState::Standby);
+    loop {
+        if !worker.acquire().await {
+            break;
+        }
+        match worker.fence().await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                tracing::warn!(role = %worker.role, error = %e, "lost the lock session while taking the role over");
+                worker.session = None;
+                continue;
+            }
+        }
+        let since = now_ms();
+        if let Err(e) = worker.announce(since).await {
+            tracing::warn!(role = %worker.role, error = %e, "cannot record the role's holder; trying again");
+            worker.session = None;
+            if !pause(&worker.shutdown, worker.leases.check()).await {
+                break;
+            }
+            continue;
+        }
+        worker.leases.set(&worker.role, RoleState::Active { since });
+        tracing::info!(role = %worker.role, replica = %worker.leases.replica(), "active: running the stage");
+        let token = worker.shutdown.child_token();
+        let span = tracing::info_span!("stage", role = %worker.role);
+        let mut handle = tokio::spawn(stage(token.clone()).instrument(span));
+        match worker.hold(&mut handle, since).await {
+            Outcome::Shutdown => {
+                token.cancel();
+                let _ = handle.await;
+                worker.leases.set(&worker.role, RoleState::Standby);
+                worker.release().await;
+                break;
+            }
+            Outcome::Lost(reason) => {
+                tracing::warn!(role = %worker.role, %reason, "lease presumed lost: stopping the stage");
+                worker.stop(token, handle).await;
+                worker.leases.set(&worker.role, RoleState::Standby);
+                // Dropping the session ends it on the server, if it still lives there.
+                worker.session = None;
+                worker.acknowledge_stop().await;
+                tracing::info!(role = %worker.role, "stage stopped; standing by");
+                // A replica whose session broke is the likelier to have trouble with the
+                // database: a healthy standby (trying every interval) gets the first chance.
+                if !pause(&worker.shutdown, worker.leases.check() * 2).await {
+                    break;
+                }
+            }
+            Outcome::Ended(failure) => {
+                match failure {
+                    Some(e) => {
+                        tracing::error!(role = %worker.role, error = %e, "the stage failed; releasing the role")
+                    }
+                    None => {
+                        tracing::error!(role = %worker.role, "the stage stopped by itself; releasing the role")
+                    }
+                }
+                worker.leases.set(&worker.role, RoleState::Standby);
+                worker.release().await;
+                if !pause(&worker.shutdown, worker.leases.check()).await {
+                    break;
+                }
+            }
+        }
+    }
+    worker.leases.set(&worker.role, RoleState::Standby);
+}
+
+/// Why a replica stopped holding a role.
+enum Outcome {
+    /// The relayer stops.
+    Shutdown,
+    /// The lease check failed: the lock may be gone.
+    Lost(String),
+    /// The stage's task ended without being asked (with its panic, if it panicked).
+    Ended(Option<JoinError>),
+}
+
+/// One role's election loop.
+struct Worker {
+    leases: Leases,
+    role: Role,
+    key: LockKey,
+    /// PostgreSQL: the session that tries for or holds the role's lock.
+    session: Option<LockSession>,
+    shutdown: CancellationToken,
+}
+
+impl Worker {
+    /// Stands by until this replica holds the role; `false` if the relayer stops first.
+    async fn acquire(&mut self) -> bool {
+        if !self.leases.elected() {
+            return !self.shutdown.is_cancelled();
+        }
+        let mut failures = 0u32;
+        loop {
+            if self.shutdown.is_cancelled() {
+                return false;
+            }
+            match self.try_acquire().await {
+                Ok(true) => return true,
+                Ok(false) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    // The first failure of a series is worth a warning; the rest repeat it.
+                    if failures == 1 {
+                        tracing::warn!(role = %self.role, error = %e, "cannot try for the role; retrying every check interval");
+                    } else {
+                        tracing::debug!(role = %self.role, error = %e, "cannot try for the role");
+                    }
+                    self.session = None;
+                }
+            }
+            if !pause(&self.shutdown, self.leases.check()).await {
+                return false;
+            }
+        }
+    }
+
+    async fn try_acquire(&mut self) -> Result<bool, LeaseError> {
+        let check = self.leases.check();
+        if self.session.is_none() {
+            let session = LockSession::open(
+                &self.leases.inner.store,
+                self.leases.replica(),
+                &self.role,
+                self.key,
+                check,
+            )
+            .await?;
+            self.session = Some(session);
+        }
+        match self.session.as_mut() {
+            Some(session) => {
+                within(
+                    &self.role,
+                    "pg_try_advisory_lock",
+                    check,
+                    session.try_acquire(),
+                )
+                .await
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// After taking the lock: waits until the previous holder, if another replica, cannot still
+    /// run the stage (see the module docs). `false` if the relayer stops first.
+    async fn fence(&mut self) -> Result<bool, LeaseError> {
+        let Some(session) = self.session.as_mut() else {
+            return Ok(true);
+        };
+        let store = &self.leases.inner.store;
+        let me = self.leases.replica().as_str();
+        let Some(previous) = store
+            .worker(self.role.as_str())
+            .await?
+            .map(|w| w.replica)
+            .filter(|r| r != me)
+        else {
+            return Ok(true);
+        };
+        let limit = self.leases.check() * 3;
+        let started = Instant::now();
+        loop {
+            let check = self.leases.check();
+            if !within(
+                &self.role,
+                "pg_stat_activity",
+                check,
+                session.present(&previous),
+            )
+            .await?
+            {
+                tracing::info!(role = %self.role, %previous, "taking over: the previous holder has no session left");
+                return Ok(true);
+            }
+            let recorded = store.worker(self.role.as_str()).await?.map(|w| w.replica);
+            if recorded.as_deref() != Some(previous.as_str()) {
+                tracing::info!(role = %self.role, %previous, "taking over: the previous holder stopped its stage");
+                return Ok(true);
+            }
+            if started.elapsed() >= limit {
+                tracing::warn!(role = %self.role, %previous, waited_ms = started.elapsed().as_millis(), "taking over from a replica that still has sessions: it has had time to notice that it lost the lock");
+                return Ok(true);
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return Ok(false),
+                _ = tokio::time::sleep(FENCE_POLL) => {}
+            }
+        }
+    }
+
+    /// Records this replica as the role's holder (through the lock session on PostgreSQL).
+    async fn announce(&mut self, since: i64) -> Result<(), LeaseError> {
+        let check = self.leases.check();
+        let replica = self.leases.replica().clone();
+        match self.session.as_mut() {
+            Some(session) => {
+                within(
+                    &self.role,
+                    "the first heartbeat",
+                    check,
+                    session.heartbeat(&replica, since),
+                )
+                .await
+            }
+            None => {
+                let row = WorkerRow {
+                    role: self.role.to_string(),
+                    replica: replica.to_string(),
+                    since,
+                    heartbeat: since,
+                };
+                // Informational only without election: the stage runs whatever happens here.
+                if let Err(e) = self.leases.inner.store.record_worker(&row).await {
+                    tracing::warn!(role = %self.role, error = %e, "cannot record this replica as the role's holder");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Holds the role while the stage runs: checks the lease every interval.
+    async fn hold(&mut self, handle: &mut JoinHandle<()>, since: i64) -> Outcome {
+        let check = self.leases.check();
+        let replica = self.leases.replica().clone();
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return Outcome::Shutdown,
+                ended = &mut *handle => return Outcome::Ended(ended.err()),
+                _ = tokio::time::sleep(check) => {}
+            }
+            if let Some(session) = self.session.as_mut() {
+                let beat = within(
+                    &self.role,
+                    "the lease check",
+                    check,
+                    session.heartbeat(&replica, since),
+                );
+                if let Err(e) = beat.await {
+                    return Outcome::Lost(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Cancels the stage and waits until it has stopped: half a check interval to finish its
+    /// step, then it is aborted (at its next await point) and awaited.
+    async fn stop(&mut self, token: CancellationToken, mut handle: JoinHandle<()>) {
+        token.cancel();
+        if tokio::time::timeout(self.leases.check() / 2, &mut handle)
+            .await
+            .is_err()
+        {
+            tracing::warn!(role = %self.role, "the stage did not stop in time; aborting it");
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+
+    /// After a lost lease, once the stage has stopped: deletes this replica's `workers` row, which
+    /// tells a replica taking the role over that it need not wait (see [`Worker::fence`]).
+    async fn acknowledge_stop(&mut self) {
+        let store = &self.leases.inner.store;
+        let forget = store.remove_worker(self.role.as_str(), self.leases.replica().as_str());
+        match tokio::time::timeout(self.leases.check(), forget).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(role = %self.role, error = %e, "cannot remove the workers row")
+            }
+            Err(_) => tracing::debug!(role = %self.role, "removing the workers row timed out"),
+        }
+    }
+
+    /// Gives the role up after its stage stopped: the `workers` row, then the lock.
+    async fn release(&mut self) {
+        let replica = self.leases.replica().clone();
+        let result = match self.session.take() {
+            Some(session) => {
+                within(
+                    &self.role,
+                    "releasing the lock",
+                    self.leases.check(),
+                    session.release(&replica),
+                )
+                .await
+            }
+            None => self
+                .leases
+                .inner
+                .store
+                .remove_worker(self.role.as_str(), replica.as_str())
+                .await
+                .map_err(LeaseError::from),
+        };
+        if let Err(e) = result {
+            // The session is dropped either way, which frees the lock on the server.
+            tracing::warn!(role = %self.role, error = %e, "releasing the role failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_ids_are_checked() {
+        assert!(ReplicaId::new("relayer-a").is_ok());
+        assert!(ReplicaId::new("eu-west-1:node_2.b").is_ok());
+        assert!(ReplicaId::new("").is_err());
+        assert!(ReplicaId::new("two words").is_err());
+        assert!(ReplicaId::new(&"x".repeat(MAX_REPLICA_ID + 1)).is_err());
+        let own = ReplicaId::for_this_process();
+        assert!(ReplicaId::new(own.as_str()).is_ok(), "{own}");
+        assert!(own.as_str().ends_with(&format!("-{}", std::process::id())));
+    }
+
+    #[test]
+    fn lock_keys_are_stable_and_distinct() {
+        let symbiote = SymbioteId::from_name("test");
+        let follower = LockKey::new(&symbiote, &Role::follower());
+        // The key is shared by every version of the relayer: it must never change.
+        let fixed = SymbioteId::from_hash(symbiote::hash::Hash([7; 32]));
+        assert_eq!(
+            LockKey::new(&fixed, &Role::follower()).get(),
+            4_622_871_593_563_313_863
+        );
+        assert_eq!(follower, LockKey::new(&symbiote, &Role::new("follower")));
+        assert_ne!(follower, LockKey::new(&symbiote, &Role::batcher()));
+        assert_ne!(
+            follower,
+            LockKey::new(&SymbioteId::from_name("other"), &Role::follower())
+        );
+        assert_ne!(
+            LockKey::new(&symbiote, &Role::anchorer("evm-1")),
+            LockKey::new(&symbiote, &Role::anchorer("evm-2"))
+        );
+    }
+}

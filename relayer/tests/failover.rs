@@ -1,0 +1,766 @@
+//! Several relayer replicas on one PostgreSQL database: one is active per role, a standby takes
+//! over within seconds when the active one is killed with SIGKILL while it anchors, and every
+//! batch is still anchored exactly once on each hostchain, without a gap in the heights.
+//! Against real nodes: a 4-validator symbiote, PostgreSQL, bitcoind regtest and anvil with the
+//! anchor contract. Also, in-process: the advisory lock itself, and a holder whose lock session
+//! is ended by the server stops its stage before the standby starts its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use devnet::process::NodeProcess;
+use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
+use devnet::{Anvil, Bitcoind, Postgres, ports};
+use relayer::leader::{self, Leases, LockKey, LockSession, ReplicaId, Role, RoleState};
+use relayer::store::Store;
+use serde_json::Value;
+use symbiote::types::SymbioteId;
+use tokio_util::sync::CancellationToken;
+
+const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
+// Generous: on a loaded 2-core machine, four validators, two hostchain nodes, PostgreSQL and two
+// relayers crawl.
+const TIMEOUT: Duration = Duration::from_secs(480);
+/// What the task promises: a standby takes over within this long.
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(10);
+const HOSTCHAINS: [&str; 2] = ["bitcoin-regtest", "evm-31337"];
+
+fn symbiote_bin() -> PathBuf {
+    // The symbiote binary is built next to the relayer binary by `cargo test --workspace`.
+    let bin = Path::new(RELAYER).parent().unwrap().join("symbiote");
+    assert!(
+        bin.exists(),
+        "build the symbiote binary first (cargo build -p symbiote): {}",
+        bin.display()
+    );
+    bin
+}
+
+async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what}: not after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---- the lock alone ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_lock_sessions_one_holder_and_dropping_it_frees_the_role() {
+    let pg = Postgres::start().await.unwrap();
+    let store = Store::open(pg.url()).await.unwrap();
+    let symbiote = SymbioteId::from_name("failover-lock");
+    let role = Role::anchorer("evm-1");
+    let key = LockKey::new(&symbiote, &role);
+    let check = Duration::from_millis(200);
+    let (a, b) = (ReplicaId::new("a").unwrap(), ReplicaId::new("b").unwrap());
+    let mut first = LockSession::open(&store, &a, &role, key, check)
+        .await
+        .unwrap();
+    let mut second = LockSession::open(&store, &b, &role, key, check)
+        .await
+        .unwrap();
+
+    assert!(first.try_acquire().await.unwrap(), "a free lock is taken");
+    assert!(!second.try_acquire().await.unwrap(), "a held lock is not");
+    assert!(first.try_acquire().await.unwrap(), "the holder still holds");
+    assert!(!second.try_acquire().await.unwrap());
+
+    // Another role of the same symbiote is another lock.
+    let other = Role::anchorer("evm-2");
+    let mut third = LockSession::open(&store, &b, &other, LockKey::new(&symbiote, &other), check)
+        .await
+        .unwrap();
+    assert!(third.try_acquire().await.unwrap());
+
+    // Dropping the holder's session (as a killed process does) frees the lock.
+    drop(first);
+    let started = Instant::now();
+    while !second.try_acquire().await.unwrap() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the lock of a dropped session was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "lock free {} ms after its session was dropped",
+        started.elapsed().as_millis()
+    );
+
+    // Releasing it frees it at once.
+    second.release(&b).await.unwrap();
+    let mut fourth = LockSession::open(&store, &a, &role, key, check)
+        .await
+        .unwrap();
+    assert!(fourth.try_acquire().await.unwrap());
+}
+
+/// A stage that counts how many copies of it run at once, and which replica ran last.
+struct Probe {
+    running: AtomicUsize,
+    most: AtomicUsize,
+    starts: std::sync::Mutex<Vec<&'static str>>,
+}
+
+struct Running(Arc<Probe>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn probe_stage(
+    probe: Arc<Probe>,
+    name: &'static str,
+) -> impl FnMut(CancellationToken) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
++ Send
++ 'static {
+    move |token: CancellationToken| {
+        let probe = probe.clone();
+        Box::pin(async move {
+            let now = probe.running.fetch_add(1, Ordering::SeqCst) + 1;
+            probe.most.fetch_max(now, Ordering::SeqCst);
+            probe.starts.lock().unwrap().push(name);
+            let _running = Running(probe.clone());
+            token.cancelled().await;
+        })
+    }
+}
+
+/// A replica with a pool of its own, as a process of its own would have.
+async fn leases(pg: &Postgres, symbiote: SymbioteId, name: &str, check: Duration) -> Leases {
+    let store = Store::open(pg.url()).await.unwrap();
+    Leases::new(store, symbiote, ReplicaId::new(name).unwrap(), check)
+}
+
+fn active(leases: &Leases, role: &Role) -> bool {
+    leases
+        .roles()
+        .iter()
+        .any(|(r, s)| r == role && matches!(s, RoleState::Active { .. }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts() {
+    let pg = Postgres::start().await.unwrap();
+    let symbiote = SymbioteId::from_name("failover-session");
+    let role = Role::follower();
+    let check = Duration::from_millis(300);
+    let probe = Arc::new(Probe {
+        running: AtomicUsize::new(0),
+        most: AtomicUsize::new(0),
+        starts: std::sync::Mutex::new(Vec::new()),
+    });
+    // Two replicas, each with its own pool, as two processes would have.
+    let (a, b) = (
+        leases(&pg, symbiote, "a", check).await,
+        leases(&pg, symbiote, "b", check).await,
+    );
+    let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(a.clone().presence(stop_a.clone()));
+    tasks.spawn(leader::run_while_leader(
+        a.clone(),
+        role.clone(),
+        stop_a.clone(),
+        probe_stage(probe.clone(), "a"),
+    ));
+    wait_for("a active", Duration::from_secs(20), || async {
+        active(&a, &role)
+    })
+    .await;
+    tasks.spawn(b.clone().presence(stop_b.clone()));
+    tasks.spawn(leader::run_while_leader(
+        b.clone(),
+        role.clone(),
+        stop_b.clone(),
+        probe_stage(probe.clone(), "b"),
+    ));
+    tokio::time::sleep(check * 5).await;
+    assert!(!active(&b, &role), "b runs while a holds the role");
+
+    // The server ends a's lock session while a lives (as `pg_terminate_backend` or a
+    // partition seen by keepalive would): b may take the lock at once, but must not start
+    // before a has stopped.
+    let admin = Store::open(pg.url()).await.unwrap();
+    let mut conn = admin.dedicated_connection().await.unwrap();
+    let ended = Instant::now();
+    let terminated: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relayer a follower'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(terminated, vec![(true,)], "a's lock session");
+    wait_for("b active", Duration::from_secs(20), || async {
+        active(&b, &role)
+    })
+    .await;
+    println!(
+        "b active {} ms after a's lock session ended",
+        ended.elapsed().as_millis()
+    );
+    assert!(!active(&a, &role), "a still active");
+    assert_eq!(
+        probe.most.load(Ordering::SeqCst),
+        1,
+        "two stages ran at once"
+    );
+    assert_eq!(probe.running.load(Ordering::SeqCst), 1);
+    let worker = admin.worker(role.as_str()).await.unwrap().unwrap();
+    assert_eq!(worker.replica, "b");
+
+    // b stops cleanly: it releases the role and a, standing by, takes it.
+    stop_b.cancel();
+    let stopped = Instant::now();
+    wait_for("a active again", Duration::from_secs(20), || async {
+        active(&a, &role)
+    })
+    .await;
+    println!(
+        "a active {} ms after b stopped",
+        stopped.elapsed().as_millis()
+    );
+    assert_eq!(
+        probe.most.load(Ordering::SeqCst),
+        1,
+        "two stages ran at once"
+    );
+    assert_eq!(*probe.starts.lock().unwrap(), vec!["a", "b", "a"]);
+    wait_for("b forgets itself", Duration::from_secs(5), || async {
+        let replicas: Vec<String> = admin
+            .replicas()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.replica)
+            .collect();
+        replicas == ["a"]
+    })
+    .await;
+    stop_a.cancel();
+    while tasks.join_next().await.is_some() {}
+    assert!(admin.workers().await.unwrap().is_empty());
+}
+
+// ---- two relayer processes ----
+
+struct Replica {
+    id: &'static str,
+    dir: PathBuf,
+    config: PathBuf,
+    api: String,
+    process: Option<NodeProcess>,
+}
+
+impl Replica {
+    fn start(&mut self) {
+        let mut command = Command::new(RELAYER);
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env("RUST_LOG", "info,sqlx=warn");
+        let log = self.dir.join(format!("{}.log", self.id));
+        self.process = Some(NodeProcess::spawn(self.id, command, &log).unwrap());
+    }
+
+    /// SIGKILL.
+    fn kill(&mut self) {
+        self.process = None;
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let response = reqwest::get(format!("{}{path}", self.api)).await.ok()?;
+        response.json().await.ok()
+    }
+
+    fn log(&self) -> String {
+        devnet::process::log_tail(&self.dir.join(format!("{}.log", self.id)))
+    }
+
+    /// This replica's own roles and their states, from its API.
+    async fn roles(&self) -> BTreeMap<String, String> {
+        let Some(reply) = self.get("/v1/replicas").await else {
+            return BTreeMap::new();
+        };
+        reply["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["role"].as_str().unwrap_or_default().to_string(),
+                    r["state"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether this replica reports every role in the given state.
+    async fn all(&self, state: &str) -> bool {
+        let roles = self.roles().await;
+        roles.len() == expected_roles().len()
+            && expected_roles()
+                .iter()
+                .all(|r| roles.get(r).map(String::as_str) == Some(state))
+    }
+}
+
+fn expected_roles() -> Vec<String> {
+    let mut roles = vec!["batcher".to_string(), "follower".to_string()];
+    roles.extend(HOSTCHAINS.iter().map(|h| format!("anchorer:{h}")));
+    roles
+}
+
+/// Anchors per state and hostchain, from an API.
+async fn anchors(replica: &Replica) -> Vec<Value> {
+    match replica.get("/v1/anchors?limit=500").await {
+        Some(Value::Array(rows)) => rows,
+        _ => Vec::new(),
+    }
+}
+
+/// Final anchors on each hostchain, and whether one is under way (not final yet).
+async fn anchoring(replica: &Replica) -> (BTreeMap<String, usize>, bool) {
+    let rows = anchors(replica).await;
+    let mut finals: BTreeMap<String, usize> =
+        HOSTCHAINS.iter().map(|h| (h.to_string(), 0)).collect();
+    let mut open = false;
+    for anchor in &rows {
+        match anchor["state"].as_str() {
+            Some("final") => {
+                *finals
+                    .entry(anchor["hostchain"].as_str().unwrap().to_string())
+                    .or_default() += 1
+            }
+            Some("prepared" | "broadcast" | "included") => open = true,
+            _ => {}
+        }
+    }
+    (finals, open)
+}
+
+/// Waits until `replica` has at least `at_least` more final anchors on every hostchain than
+/// `before` and an anchor is in flight (prepared, broadcast or included): it is anchoring.
+async fn wait_anchoring(replica: &Replica, before: &BTreeMap<String, usize>, at_least: usize) {
+    let started = Instant::now();
+    loop {
+        let (finals, open) = anchoring(replica).await;
+        let progressed = HOSTCHAINS
+            .iter()
+            .all(|h| finals[*h] >= before.get(*h).copied().unwrap_or(0) + at_least);
+        if progressed && open {
+            return;
+        }
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "{} is not anchoring: final {finals:?} (before {before:?}), in flight: {open}\n{}",
+            replica.id,
+            replica.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Kills `active` while it anchors and measures how long `standby` takes to report itself
+/// active for every role.
+async fn kill_and_measure(active: &mut Replica, standby: &Replica) -> Duration {
+    assert!(active.all("active").await, "{} is not active", active.id);
+    assert!(
+        standby.all("standby").await,
+        "{} is not standing by",
+        standby.id
+    );
+    active.kill();
+    let killed = Instant::now();
+    while !standby.all("active").await {
+        assert!(
+            killed.elapsed() < TIMEOUT,
+            "{} did not take over: {:?}\n{}",
+            standby.id,
+            standby.roles().await,
+            standby.log()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let took = killed.elapsed();
+    println!(
+        "takeover: {} active for every role {} ms after {} was killed with SIGKILL",
+        standby.id,
+        took.as_millis(),
+        active.id
+    );
+    // The store agrees: every role is recorded as run by the new holder.
+    let status = standby.get("/v1/status").await.unwrap();
+    let workers: BTreeMap<String, String> = status["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["role"].as_str().unwrap().to_string(),
+                w["replica"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for role in expected_roles() {
+        assert_eq!(
+            workers.get(&role).map(String::as_str),
+            Some(standby.id),
+            "{status}"
+        );
+    }
+    took
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_takes_over_within_ten_seconds_and_nothing_is_anchored_twice() {
+    let bin = symbiote_bin();
+    let options = NetworkOptions {
+        hostchains: HOSTCHAINS.iter().map(|h| h.to_string()).collect(),
+        ..NetworkOptions::default()
+    };
+    let (net, bitcoind, anvil, postgres) = tokio::join!(
+        SymbioteNetwork::start(&bin, &options),
+        Bitcoind::start(),
+        Anvil::start(),
+        Postgres::start()
+    );
+    let (mut net, bitcoind, anvil, postgres) = (
+        net.unwrap(),
+        bitcoind.unwrap(),
+        anvil.unwrap(),
+        postgres.unwrap(),
+    );
+
+    // The anchor contract with the relayers' EVM key as its only relayer: both replicas are
+    // the same relayer, with the same keys.
+    let evm_key = alloy::signers::local::PrivateKeySigner::random();
+    let deployer = alloy::signers::local::PrivateKeySigner::random();
+    let ether = 1_000_000_000_000_000_000u128;
+    for address in [evm_key.address(), deployer.address()] {
+        anvil
+            .set_balance(&address.to_string(), 100 * ether)
+            .await
+            .unwrap();
+    }
+    let deployer = {
+        use alloy::providers::{Provider, ProviderBuilder};
+        ProviderBuilder::new()
+            .wallet(alloy::network::EthereumWallet::from(deployer))
+            .connect_http(anvil.rpc_url().parse().unwrap())
+            .erased()
+    };
+    let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
+        &deployer,
+        vec![evm_key.address()],
+        alloy::primitives::U256::from(1),
+    )
+    .await
+    .unwrap()
+    .address();
+    let bitcoin_key =
+        bitcoin::secp256k1::SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng())
+            .display_secret()
+            .to_string();
+    let bitcoin_address = chain_adapters::bitcoin::wallet::Signer::from_text(
+        &bitcoin_key,
+        bitcoin::Network::Regtest,
+        "test",
+    )
+    .unwrap()
+    .address()
+    .to_string();
+    bitcoind.mine_to(101, &bitcoin_address).await.unwrap();
+    // A block a second on both hostchains from now on.
+    let miner = {
+        let url = bitcoind.rpc_url().to_string();
+        let (user, password) = bitcoind.auth();
+        let (user, password) = (user.to_string(), password.to_string());
+        let address = bitcoin_address.clone();
+        let evm_url = anvil.rpc_url().to_string();
+        tokio::spawn(async move {
+            let client = devnet::rpc::client();
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = devnet::rpc::call(
+                    &client,
+                    &evm_url,
+                    None,
+                    "anvil_mine",
+                    serde_json::json!(["0x1"]),
+                )
+                .await;
+                let params = serde_json::json!([1, address]);
+                let auth = Some((user.as_str(), password.as_str()));
+                let _ = devnet::rpc::call(&client, &url, auth, "generatetoaddress", params).await;
+            }
+        })
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bitcoin.key"), &bitcoin_key).unwrap();
+    std::fs::write(dir.path().join("evm.key"), hex::encode(evm_key.to_bytes())).unwrap();
+    let (btc_user, btc_password) = bitcoind.auth();
+    let replica = |id: &'static str| {
+        let port = ports::free_port().unwrap();
+        let config = dir.path().join(format!("{id}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[symbiote]
+node_url = "{node}"
+genesis_file = "{genesis}"
+poll_interval_ms = 200
+
+[database]
+url = "{database}"
+
+[api]
+listen = "127.0.0.1:{port}"
+
+[replica]
+id = "{id}"
+lease_check_ms = 1000
+
+[batch]
+every_blocks = 10
+every_seconds = 2
+max_blocks = 50
+
+[anchoring]
+poll_interval_ms = 300
+
+[hostchains.bitcoin-regtest]
+kind = "bitcoin"
+rpc_url = "{btc}"
+rpc_user = "{btc_user}"
+rpc_password = "{btc_password}"
+network = "regtest"
+key_file = "bitcoin.key"
+confirmations = 2
+
+[hostchains.evm-31337]
+kind = "evm"
+rpc_url = "{evm}"
+key_file = "evm.key"
+anchor_contract = "{anchor_contract}"
+confirmations = 3
+"#,
+                node = net.url(0),
+                genesis = net.genesis_path().display(),
+                database = postgres.url(),
+                btc = bitcoind.rpc_url(),
+                evm = anvil.rpc_url(),
+            ),
+        )
+        .unwrap();
+        Replica {
+            id,
+            dir: dir.path().to_path_buf(),
+            config,
+            api: format!("http://127.0.0.1:{port}"),
+            process: None,
+        }
+    };
+    let mut a = replica("replica-a");
+    let mut b = replica("replica-b");
+
+    // a starts first and runs every role; b, started next, stands by for every role.
+    a.start();
+    let started = Instant::now();
+    while !a.all("active").await {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "replica-a not active: {:?}\n{}",
+            a.roles().await,
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.start();
+    let started = Instant::now();
+    while !b.all("standby").await {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "replica-b not standing by: {:?}\n{}",
+            b.roles().await,
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed = |replicas: &Value| -> Vec<String> {
+        replicas["replicas"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["replica"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    wait_for("both replicas listed", Duration::from_secs(30), || async {
+        let replicas = b.get("/v1/replicas").await.unwrap_or_default();
+        listed(&replicas) == ["replica-a", "replica-b"]
+    })
+    .await;
+    let replicas = b.get("/v1/replicas").await.unwrap();
+    assert_eq!(
+        replicas["election"], "postgres_advisory_locks",
+        "{replicas}"
+    );
+    for worker in replicas["workers"].as_array().unwrap() {
+        assert_eq!(worker["replica"], "replica-a", "{replicas}");
+    }
+
+    // Kill a while it anchors: b takes over.
+    wait_anchoring(&a, &BTreeMap::new(), 2).await;
+    let first = kill_and_measure(&mut a, &b).await;
+
+    // a comes back as a standby; b anchors on; kill b while it anchors: a takes over.
+    a.start();
+    let started = Instant::now();
+    while !a.all("standby").await {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "replica-a not standing by: {:?}\n{}",
+            a.roles().await,
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (finals, _) = anchoring(&b).await;
+    wait_anchoring(&b, &finals, 2).await;
+    let second = kill_and_measure(&mut b, &a).await;
+    println!(
+        "takeover times: {} ms, {} ms (limit {} ms)",
+        first.as_millis(),
+        second.as_millis(),
+        TAKEOVER_LIMIT.as_millis()
+    );
+    assert!(first < TAKEOVER_LIMIT, "first takeover took {first:?}");
+    assert!(second < TAKEOVER_LIMIT, "second takeover took {second:?}");
+
+    // The symbiote goes on for a while, then stops; a anchors every batch it has cut.
+    let (finals, _) = anchoring(&a).await;
+    wait_anchoring(&a, &finals, 2).await;
+    for i in 0..net.len() {
+        net.kill(i);
+    }
+    let started = Instant::now();
+    let batches = loop {
+        let rows = match a.get("/v1/batches?limit=500").await {
+            Some(Value::Array(rows)) => rows,
+            _ => Vec::new(),
+        };
+        let status = a.get("/v1/status").await.unwrap_or_default();
+        // Every followed block is in a batch and every batch is anchored.
+        if !rows.is_empty()
+            && status["batched_height"] == status["followed_height"]
+            && rows.iter().all(|b| b["state"] == "anchored")
+        {
+            break rows;
+        }
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "batches not all anchored: {status}\n{}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    miner.abort();
+
+    // Batches cover every height from 1 without a gap or an overlap.
+    let mut ranges: Vec<(u64, u64)> = batches
+        .iter()
+        .map(|b| {
+            (
+                b["from_height"].as_u64().unwrap(),
+                b["to_height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(ranges[0].0, 1, "{ranges:?}");
+    for pair in ranges.windows(2) {
+        assert_eq!(
+            pair[1].0,
+            pair[0].1 + 1,
+            "gap or overlap between batches: {ranges:?}"
+        );
+    }
+
+    // On the hostchains themselves: every batch's sequence exactly once, and nothing else.
+    let expected: BTreeMap<u64, usize> = (1..=batches.len() as u64).map(|s| (s, 1)).collect();
+    let on_bitcoin = bitcoin_anchor_sequences(&bitcoind).await;
+    let on_evm = {
+        use alloy::providers::Provider;
+        use alloy::sol_types::SolEvent;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(anchor_contract)
+            .from_block(0u64);
+        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+        for log in deployer.get_logs(&filter).await.unwrap() {
+            if let Ok(event) =
+                chain_adapters::evm::bindings::SymbioteAnchor::Anchored::decode_log(&log.inner)
+            {
+                *seen.entry(event.data.sequence).or_default() += 1;
+            }
+        }
+        seen
+    };
+    println!(
+        "{} batches over heights 1..={}; anchored once each on Bitcoin and on the EVM",
+        batches.len(),
+        ranges.last().unwrap().1
+    );
+    assert_eq!(on_bitcoin, expected, "anchors per sequence on Bitcoin");
+    assert_eq!(on_evm, expected, "anchors per sequence on the EVM");
+}
+
+/// How many times each anchor sequence appears in an OP_RETURN of the regtest chain.
+async fn bitcoin_anchor_sequences(node: &Bitcoind) -> BTreeMap<u64, usize> {
+    let tip = node
+        .call("getblockcount", serde_json::json!([]))
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    let mut seen = BTreeMap::new();
+    for height in 1..=tip {
+        let hash = node
+            .call("getblockhash", serde_json::json!([height]))
+            .await
+            .unwrap();
+        let block = node
+            .call("getblock", serde_json::json!([hash, 2]))
+            .await
+            .unwrap();
+        for tx in block["tx"].as_array().unwrap() {
+            for out in tx["vout"].as_array().unwrap() {
+                let script = out["scriptPubKey"]["hex"].as_str().unwrap_or_default();
+                // OP_RETURN, push of 45 bytes, then the payload.
+                if let Some(payload) = script.strip_prefix("6a2d")
+                    && let Ok(bytes) = hex::decode(payload)
+                    && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
+                {
+                    *seen.entry(payload.sequence.get()).or_default() += 1;
+                }
+            }
+        }
+    }
+    seen
+}
