@@ -49,6 +49,15 @@ sol!(
 
 const IMPLEMENTATION_SLOT: &str =
     "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
+const BEACON_SLOT: &str = "a3f0ad74e5423aebfd80d3ef4346578335a9a72aeaee59ff6cb3582b35133d50";
+
+/// EIP-1167 clone code delegating to `target`.
+fn minimal_proxy(target: Address) -> Vec<u8> {
+    let mut code = hex::decode("363d3d373d3d3d363d73").unwrap();
+    code.extend_from_slice(target.as_slice());
+    code.extend_from_slice(&hex::decode("5af43d82803e903d91602b57fd5bf3").unwrap());
+    code
+}
 
 /// An anvil and an adapter whose scout inspects on it (a bridge is configured, so the adapter
 /// offers a scout; the contracts themselves are not needed for scouting).
@@ -181,10 +190,7 @@ async fn selfdestructor_is_malicious() {
 
     // An EIP-1167 clone of it is followed to the same code and the same verdict.
     let clone = Address::repeat_byte(0xc1);
-    let mut code = hex::decode("363d3d373d3d3d363d73").unwrap();
-    code.extend_from_slice(contract.as_slice());
-    code.extend_from_slice(&hex::decode("5af43d82803e903d91602b57fd5bf3").unwrap());
-    scene.set_code(clone, &code).await;
+    scene.set_code(clone, &minimal_proxy(contract)).await;
     let inspection = scene.inspect(clone).await;
     assert_eq!(
         inspection.followed,
@@ -445,6 +451,86 @@ async fn hand_written_code_with_dangerous_opcodes() {
         assert_eq!(found, expected, "{code}: {inspection:#?}");
         assert_eq!(inspection.severity(), severity, "{code}");
     }
+}
+
+#[tokio::test]
+async fn beacon_proxies_are_followed_through_the_beacon_and_loops_stop() {
+    let scene = Scene::start().await;
+    let implementation = *SelfDestructor::deploy(&scene.chain.deployer)
+        .await
+        .unwrap()
+        .address();
+    // A beacon that answers every call (implementation() included) with the implementation.
+    let beacon = Address::repeat_byte(0xbe);
+    let answer = format!("73{}5f5260205ff3", hex::encode(implementation));
+    scene.set_code(beacon, &hex::decode(answer).unwrap()).await;
+    // A proxy that reads the beacon slot and delegates to an address it computes.
+    let proxy = Address::repeat_byte(0xb0);
+    let code = format!("7f{BEACON_SLOT}54505f5f5f5f5f545af400");
+    scene.set_code(proxy, &hex::decode(code).unwrap()).await;
+    scene
+        .chain
+        .anvil
+        .call(
+            "anvil_setStorageAt",
+            json!([
+                proxy.to_string(),
+                format!("0x{BEACON_SLOT}"),
+                beacon.into_word().to_string()
+            ]),
+        )
+        .await
+        .unwrap();
+
+    let inspection = scene.inspect(proxy).await;
+    let vias: Vec<(HostAddress, FollowedVia)> = inspection
+        .followed
+        .iter()
+        .map(|f| (f.address.clone(), f.via))
+        .collect();
+    assert_eq!(
+        vias,
+        vec![
+            (host(beacon), FollowedVia::Eip1967Beacon),
+            (
+                host(implementation),
+                FollowedVia::Eip1967BeaconImplementation
+            ),
+        ]
+    );
+    assert_eq!(
+        inspection.followed[0].code_hash,
+        Some(scene.code_hash(beacon).await)
+    );
+    assert!(
+        finding(&inspection, "eip1967-beacon-proxy")
+            .detail
+            .contains(&beacon.to_string())
+    );
+    assert_lacks(&inspection, "delegatecall-variable-target");
+    let selfdestruct = finding(&inspection, "selfdestruct");
+    assert!(
+        selfdestruct.detail.starts_with(&format!(
+            "EIP-1967 beacon implementation {implementation}: "
+        )),
+        "{selfdestruct:?}"
+    );
+
+    // Two clones of each other: followed once, then the loop is a finding.
+    let (a, b) = (Address::repeat_byte(0xa0), Address::repeat_byte(0xa1));
+    scene.set_code(a, &minimal_proxy(b)).await;
+    scene.set_code(b, &minimal_proxy(a)).await;
+    let inspection = scene.inspect(a).await;
+    assert_eq!(
+        codes(&inspection),
+        vec![
+            "eip1167-minimal-proxy",
+            "eip1167-minimal-proxy",
+            "follow-limit"
+        ]
+    );
+    assert_eq!(inspection.followed.len(), 1);
+    assert_eq!(inspection.severity(), Severity::Suspicious);
 }
 
 #[tokio::test]

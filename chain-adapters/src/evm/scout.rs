@@ -10,10 +10,12 @@
 //!    so it is followed and judged;
 //! 3. an EIP-1167 minimal proxy: its target is followed;
 //! 4. other code is judged ([`bytecode`] for opcodes and call operands, evmole and
-//!    [`selectors`] for the function inventory); if it has a `DELEGATECALL` and the account's
-//!    EIP-1967 implementation slot (or beacon slot, then the beacon's `implementation()`) names
-//!    an address, that implementation is followed too. Storage is always read from the
-//!    destination account, because delegated code runs on the destination's storage.
+//!    [`selectors`] for the function inventory, [`findings`] for what they mean); if it has a
+//!    `DELEGATECALL` and the account's EIP-1967 implementation slot (or beacon slot, then the
+//!    beacon's `implementation()`) names an address, that implementation is followed too.
+//!    Storage is always read from the destination account, because delegated code runs on the
+//!    destination's storage; code that names a slot that is set is that proxy, and its
+//!    `DELEGATECALL`s are the followed ones, not a variable-target finding.
 //!
 //! At most [`MAX_FOLLOWS`] addresses are followed; a longer chain or a loop is itself a
 //! finding. Each followed address is listed in [`Inspection::followed`] with its code hash, and
@@ -24,6 +26,7 @@
 //! The finding codes and their severities are listed in [`crate::scout`].
 
 mod bytecode;
+mod findings;
 mod selectors;
 
 use std::collections::BTreeSet;
@@ -38,8 +41,8 @@ use async_trait::async_trait;
 use evmole::{ContractInfoArgs, contract_info};
 use symbiote::types::HostAddress;
 
-use self::bytecode::{Analysis, CallSite, Operand};
-use self::selectors::{Category, Selector};
+use self::bytecode::Analysis;
+use self::selectors::Selector;
 use super::EvmAdapter;
 use super::errors;
 use crate::error::{AdapterResult, ErrorKind};
@@ -55,8 +58,9 @@ pub const BEACON_SLOT: B256 =
 pub const ADMIN_SLOT: B256 =
     b256!("b53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103");
 
-/// How many addresses one inspection follows (delegate, implementation, beacon...). Real
-/// wallets and proxies need two at most (a 7702 delegate that is a minimal proxy, say).
+/// How many addresses one inspection follows to code that runs (delegates, implementations,
+/// clone targets; a beacon is read, not counted). Real wallets and proxies need two at most (a
+/// 7702 delegate that is a minimal proxy, say).
 pub const MAX_FOLLOWS: usize = 4;
 
 /// The holder a simulated token transfer comes from: an ordinary address nobody controls
@@ -106,28 +110,6 @@ fn address_in(word: U256) -> Option<Address> {
     (!address.is_zero()).then_some(address)
 }
 
-/// `pc 12, 40` for a list of offsets.
-fn offsets(pcs: impl IntoIterator<Item = usize>) -> String {
-    let pcs: Vec<String> = pcs.into_iter().map(|pc| pc.to_string()).collect();
-    format!("pc {}", pcs.join(", "))
-}
-
-/// `CALL at pc 107 to 0x…` for each call site.
-fn call_sites(sites: &[&CallSite]) -> String {
-    let described: Vec<String> = sites
-        .iter()
-        .map(|site| match site.target {
-            Operand::Constant(_) => match site.target.address() {
-                Some(to) => format!("pc {} to {to}", site.pc),
-                None => format!("pc {}", site.pc),
-            },
-            Operand::SelfAddress => format!("pc {} to itself", site.pc),
-            _ => format!("pc {} to an address computed at run time", site.pc),
-        })
-        .collect();
-    described.join("; ")
-}
-
 /// One inspection in progress.
 struct Walk {
     /// The destination: its storage is what delegated code runs on.
@@ -142,6 +124,26 @@ struct Walk {
     findings: Vec<Finding>,
     /// Selectors of all judged code (a proxy's interface is its implementation's).
     selectors: BTreeSet<Selector>,
+    /// Which EIP-1967 slots of the destination name an address, once read. They are read once:
+    /// all code in the walk runs on the destination's storage, so a UUPS implementation that
+    /// manages the slot sees the same answer as its proxy did.
+    slots: Option<Slots>,
+}
+
+/// Which EIP-1967 slots of the destination are set.
+#[derive(Clone, Copy)]
+struct Slots {
+    implementation: bool,
+    beacon: bool,
+}
+
+impl Slots {
+    /// Whether code whose analysis is `analysis` is the proxy these slots belong to: it names a
+    /// slot that is set, so its `DELEGATECALL`s go where the slot says (and that was followed).
+    fn is_proxy(self, analysis: &Analysis) -> bool {
+        let names = |slot: &B256| analysis.push32.contains(slot);
+        (self.implementation && names(&IMPLEMENTATION_SLOT)) || (self.beacon && names(&BEACON_SLOT))
+    }
 }
 
 impl Walk {
@@ -298,7 +300,16 @@ impl EvmAdapter {
         let mut next = None;
         let mut proxy = false;
         if !analysis.delegatecalls.is_empty() {
-            (next, proxy) = self.proxy_slots(walk, &origin, &analysis).await?;
+            let slots = match walk.slots {
+                Some(slots) => slots,
+                None => {
+                    let slots;
+                    (next, slots) = self.proxy_slots(walk, &origin).await?;
+                    walk.slots = Some(slots);
+                    slots
+                }
+            };
+            proxy = slots.is_proxy(&analysis);
         }
         if info.metadata.is_none() {
             walk.add(
@@ -309,28 +320,25 @@ impl EvmAdapter {
                  metadata hash",
             );
         }
-        opcode_findings(walk, &origin, &analysis, proxy);
+        findings::opcodes(&mut walk.findings, &origin, &analysis, proxy);
         let found: Vec<Selector> = info
             .functions
             .unwrap_or_default()
             .iter()
             .map(|f| f.selector)
             .collect();
-        inventory_findings(walk, &origin, &found);
+        findings::inventory(&mut walk.findings, &origin, &found);
         walk.selectors.extend(found);
         Ok(next)
     }
 
     /// Reads the EIP-1967 slots of the destination for code that delegates: the address to
-    /// follow, and whether the code is that proxy (it names the slot), in which case its
-    /// `DELEGATECALL`s are the proxy's own and not a variable-target finding.
+    /// follow, and which slots are set.
     async fn proxy_slots(
         &self,
         walk: &mut Walk,
         origin: &str,
-        analysis: &Analysis,
-    ) -> AdapterResult<(Option<(Address, FollowedVia)>, bool)> {
-        let names = |slot: &B256| analysis.push32.contains(slot);
+    ) -> AdapterResult<(Option<(Address, FollowedVia)>, Slots)> {
         let implementation = self
             .slot_at(walk.account, IMPLEMENTATION_SLOT, walk.block)
             .await?;
@@ -346,14 +354,26 @@ impl EvmAdapter {
                      be replaced by upgrading"
                 ),
             );
+            let slots = Slots {
+                implementation: true,
+                beacon: false,
+            };
             return Ok((
                 Some((implementation, FollowedVia::Eip1967Implementation)),
-                names(&IMPLEMENTATION_SLOT),
+                slots,
             ));
         }
         let Some(beacon) = address_in(self.slot_at(walk.account, BEACON_SLOT, walk.block).await?)
         else {
-            return Ok((None, false));
+            let slots = Slots {
+                implementation: false,
+                beacon: false,
+            };
+            return Ok((None, slots));
+        };
+        let slots = Slots {
+            implementation: false,
+            beacon: true,
         };
         let beacon_code = self.code_at(beacon, walk.block).await?;
         walk.followed.push(Followed {
@@ -381,7 +401,7 @@ impl EvmAdapter {
                 );
                 Ok((
                     Some((implementation, FollowedVia::Eip1967BeaconImplementation)),
-                    names(&BEACON_SLOT),
+                    slots,
                 ))
             }
             Err(reason) => {
@@ -392,7 +412,7 @@ impl EvmAdapter {
                     Severity::Suspicious,
                     format!("EIP-1967 beacon {beacon} gives no implementation() ({reason})"),
                 );
-                Ok((None, names(&BEACON_SLOT)))
+                Ok((None, slots))
             }
         }
     }
@@ -462,136 +482,6 @@ impl EvmAdapter {
     }
 }
 
-/// The findings of dangerous opcodes and value-moving calls; `proxy` says the code's
-/// `DELEGATECALL`s are an EIP-1967 proxy's, already followed.
-fn opcode_findings(walk: &mut Walk, origin: &str, analysis: &Analysis, proxy: bool) {
-    if !analysis.selfdestructs.is_empty() {
-        walk.add(
-            origin,
-            "selfdestruct",
-            Severity::Malicious,
-            format!(
-                "reachable SELFDESTRUCT at {}",
-                offsets(analysis.selfdestructs.iter().copied())
-            ),
-        );
-    }
-    if !analysis.create2s.is_empty() && !analysis.selfdestructs.is_empty() {
-        walk.add(
-            origin,
-            "metamorphic-create2",
-            Severity::Malicious,
-            format!(
-                "CREATE2 at {} beside SELFDESTRUCT: code at a CREATE2 address can be destroyed \
-                 and redeployed different",
-                offsets(analysis.create2s.iter().copied())
-            ),
-        );
-    }
-    if let Some(at) = analysis.metamorphic_init_code {
-        walk.add(
-            origin,
-            "metamorphic-init-code",
-            Severity::Malicious,
-            format!(
-                "the metamorphic contract init code at byte {at}: deploys copies of other code"
-            ),
-        );
-    }
-    if !analysis.callcodes.is_empty() {
-        walk.add(
-            origin,
-            "callcode",
-            Severity::Suspicious,
-            format!(
-                "CALLCODE at {}: runs foreign code on this contract's storage",
-                offsets(analysis.callcodes.iter().map(|s| s.pc))
-            ),
-        );
-    }
-    let variable: Vec<&CallSite> = analysis
-        .delegatecalls
-        .iter()
-        .filter(|s| !matches!(s.target, Operand::Constant(_) | Operand::SelfAddress))
-        .collect();
-    if !variable.is_empty() && !proxy {
-        walk.add(
-            origin,
-            "delegatecall-variable-target",
-            Severity::Suspicious,
-            format!(
-                "DELEGATECALL at {} to an address computed at run time (not a constant, not an \
-                 EIP-1967 slot that was followed): whoever sets it controls this contract",
-                offsets(variable.iter().map(|s| s.pc))
-            ),
-        );
-    }
-    let forwards: Vec<&CallSite> = analysis
-        .calls
-        .iter()
-        .filter(|s| s.value == Operand::CallValue)
-        .collect();
-    if !forwards.is_empty() {
-        walk.add(
-            origin,
-            "forwards-call-value",
-            Severity::Suspicious,
-            format!(
-                "passes the value it receives on (CALL with CALLVALUE at {}): what is sent here \
-                 ends up elsewhere",
-                call_sites(&forwards)
-            ),
-        );
-    }
-    let sweeps: Vec<&CallSite> = analysis
-        .calls
-        .iter()
-        .filter(|s| s.value == Operand::SelfBalance)
-        .collect();
-    if !sweeps.is_empty() {
-        walk.add(
-            origin,
-            "sweeps-balance",
-            Severity::Suspicious,
-            format!(
-                "sends its whole balance away (CALL with SELFBALANCE at {})",
-                call_sites(&sweeps)
-            ),
-        );
-    }
-}
-
-/// One finding per category of known functions found, then the whole inventory.
-fn inventory_findings(walk: &mut Walk, origin: &str, found: &[Selector]) {
-    let mut categories: Vec<(Category, Vec<&'static str>)> = Vec::new();
-    for selector in found {
-        if let Some((signature, category)) = selectors::known(selector) {
-            match categories.iter_mut().find(|(c, _)| *c == category) {
-                Some((_, signatures)) => signatures.push(signature),
-                None => categories.push((category, vec![signature])),
-            }
-        }
-    }
-    categories.sort();
-    for (category, mut signatures) in categories {
-        if let Some((code, severity)) = category.finding() {
-            signatures.sort_unstable();
-            walk.add(origin, code, severity, signatures.join(", "));
-        }
-    }
-    if !found.is_empty() {
-        let mut sorted = found.to_vec();
-        sorted.sort_unstable();
-        let described: Vec<String> = sorted.iter().map(selectors::describe).collect();
-        walk.add(
-            origin,
-            "function-inventory",
-            Severity::Info,
-            format!("{} functions: {}", sorted.len(), described.join(", ")),
-        );
-    }
-}
-
 #[async_trait]
 impl Scout for EvmAdapter {
     async fn inspect(
@@ -628,6 +518,7 @@ impl Scout for EvmAdapter {
             followed: Vec::new(),
             findings: Vec::new(),
             selectors: BTreeSet::new(),
+            slots: None,
         };
         let mut visited = vec![account];
         let (mut current, mut via) = (account, None);
@@ -645,10 +536,6 @@ impl Scout for EvmAdapter {
             let Some((next, next_via)) = self.judge(&mut walk, current, via, &code).await? else {
                 break;
             };
-            if next == current || next == account {
-                // A UUPS implementation reading its own proxy's slot: nothing new runs.
-                break;
-            }
             if visited.contains(&next) || visited.len() > MAX_FOLLOWS {
                 walk.add(
                     &origin(via, current),

@@ -415,12 +415,12 @@ mod tests {
 
     #[test]
     fn call_operands_are_folded_within_a_block() {
-        // solc's forwarder: PUSH0 PUSH32 <owner> (1 << 160) - 1 AND CALLVALUE ... GAS CALL
+        // Like solc's forwarder: PUSH0, PUSH32 <immutable owner>, AND with (1 << 160) - 1,
+        // CALLVALUE, four PUSH0s, DUP5 (the value) and DUP7 (the owner), GAS, CALL.
         let owner = "00000000000000000000000011223344556677889900aabbccddeeff00112233";
         let code = hex(&format!(
             "5f7f{owner}6001600160a01b0316345f5f5f5f84865af100"
         ));
-        // Stack before CALL (top first): GAS, target, CALLVALUE, 0, 0, 0, 0 ... check target.
         let analysis = analyse(&code, code.len());
         assert_eq!(analysis.calls.len(), 1, "{analysis:?}");
         let call = analysis.calls[0];

@@ -1,0 +1,971 @@
+//! The bridge end to end with two relayer operators (separate keys and databases, a 2-of-2
+//! relayer set) against a 4-validator symbiote, anvil with the bridge contract, and the Solana
+//! test validator with a vault:
+//!
+//! - native and ERC-20 deposits on the EVM bridge and a SOL deposit to the vault are minted
+//!   once, also across a SIGKILL and restart; a replayed mint is refused; a deposit without a
+//!   recipient is listed for refund;
+//! - burns are released to an EOA on anvil and to a wallet on Solana, each with approvals of
+//!   both operators collected from symbiote state; a replayed release is refused by the
+//!   bridge;
+//! - releases to the honeypot token, the self-destructing contract, the proxy to unverified
+//!   logic, a forwarder and an EOA delegating to the forwarder (EIP-7702) are held with the
+//!   right findings; an allow-listed contract and a plain EOA pass;
+//! - governance lifts one hold (the release is paid) and refunds another (the burner is
+//!   credited back);
+//! - a report re-verified at its block gives the same verdict; one changed byte fails it;
+//! - a large Solana release waits in the relayer's queue for its delay, visibly, then is paid.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol;
+use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge};
+use chain_adapters::solana::deposits::recipient_memo;
+use chain_adapters::solana::keys;
+use devnet::process::NodeProcess;
+use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
+use devnet::{Anvil, SolanaValidator, ports};
+use serde_json::Value;
+use solana_client::nonblocking::rpc_client::RpcClient;
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::signature::{Keypair as SolKeypair, Signer};
+use symbiote::crypto::Keypair;
+use symbiote::node::client::NodeClient;
+use symbiote::node::wire::TxStatusReply;
+use symbiote::state::WithdrawalStatus;
+use symbiote::tx::{Asset, GovernanceChange, ProposalId, SignedTransaction, Transaction};
+use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, TokenId};
+
+sol!(
+    #[sol(rpc)]
+    PlainToken,
+    "../contracts/artifacts/PlainToken.json"
+);
+sol!(
+    #[sol(rpc)]
+    HoneypotToken,
+    "../contracts/artifacts/HoneypotToken.json"
+);
+sol!(
+    #[sol(rpc)]
+    SelfDestructor,
+    "../contracts/artifacts/SelfDestructor.json"
+);
+sol!(
+    #[sol(rpc)]
+    ProxyToUnverified,
+    "../contracts/artifacts/ProxyToUnverified.json"
+);
+sol!(
+    #[sol(rpc)]
+    UnverifiedLogic,
+    "../contracts/artifacts/UnverifiedLogic.json"
+);
+sol!(
+    #[sol(rpc)]
+    Forwarder,
+    "../contracts/artifacts/Forwarder.json"
+);
+
+const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
+const TIMEOUT: Duration = Duration::from_secs(300);
+const ETHER: u128 = 1_000_000_000_000_000_000;
+const SOL: u64 = 1_000_000_000;
+const EVM: &str = "evm-31337";
+const SOLANA: &str = "solana-local";
+
+fn symbiote_bin() -> PathBuf {
+    let bin = Path::new(RELAYER).parent().unwrap().join("symbiote");
+    assert!(
+        bin.exists(),
+        "build the symbiote binary first (cargo build -p symbiote): {}",
+        bin.display()
+    );
+    bin
+}
+
+struct Relayer {
+    dir: PathBuf,
+    config: PathBuf,
+    api: String,
+    process: Option<NodeProcess>,
+}
+
+impl Relayer {
+    fn start(&mut self) {
+        let mut command = Command::new(RELAYER);
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env("RUST_LOG", "info,sqlx=warn");
+        self.process =
+            Some(NodeProcess::spawn("relayer", command, &self.dir.join("relayer.log")).unwrap());
+    }
+
+    fn kill(&mut self) {
+        self.process = None;
+    }
+
+    fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(RELAYER)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let response = reqwest::get(format!("{}{path}", self.api)).await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
+    async fn text(&self, path: &str) -> String {
+        reqwest::get(format!("{}{path}", self.api))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    fn log(&self) -> String {
+        devnet::process::log_tail(&self.dir.join("relayer.log"))
+    }
+}
+
+/// Polls `check` until it gives a value; fails with `what` and the relayers' logs.
+async fn wait_for<T, F, Fut>(what: &str, relayers: &[&Relayer], mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if started.elapsed() > TIMEOUT {
+            let logs: Vec<String> = relayers.iter().map(|r| r.log()).collect();
+            panic!(
+                "timed out waiting for {what}; relayer logs:\n{}",
+                logs.join("\n----\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Signs and submits a transaction of `key`, and waits until it is in a block.
+async fn submit(
+    node: &NodeClient,
+    key: &Keypair,
+    symbiote: symbiote::types::SymbioteId,
+    body: Transaction,
+) {
+    let nonce = node.account(&key.public()).await.unwrap().nonce;
+    let tx = SignedTransaction::sign(key, symbiote, nonce, body);
+    node.submit(&tx).await.unwrap();
+    let hash = tx.hash();
+    let started = Instant::now();
+    while !matches!(
+        node.tx_status(&hash).await.unwrap(),
+        TxStatusReply::Included { .. }
+    ) {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "transaction {hash} not included"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn balance(node: &NodeClient, key: &Keypair, hostchain: &str, token: &str) -> Amount {
+    let wanted = Asset::Wrapped {
+        hostchain: HostchainId::new(hostchain).unwrap(),
+        token: TokenId::new(token).unwrap(),
+    };
+    node.account(&key.public())
+        .await
+        .unwrap()
+        .balances
+        .into_iter()
+        .find(|b| b.asset == wanted)
+        .map_or(Amount::ZERO, |b| b.amount)
+}
+
+fn evm_key(path: &Path) -> PrivateKeySigner {
+    PrivateKeySigner::from_str(std::fs::read_to_string(path).unwrap().trim()).unwrap()
+}
+
+fn wallet(anvil: &Anvil, key: PrivateKeySigner) -> DynProvider {
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key))
+        .connect_http(anvil.rpc_url().parse().unwrap())
+        .erased()
+}
+
+async fn send<P: Provider, D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<P, D>,
+) {
+    let receipt = call.send().await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "transaction reverted: {receipt:?}");
+}
+
+async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64) {
+    let signature = rpc.request_airdrop(to, lamports).await.unwrap();
+    let started = Instant::now();
+    while !rpc.confirm_transaction(&signature).await.unwrap() {
+        assert!(started.elapsed() < TIMEOUT, "airdrop not confirmed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A burn of `amount` of `token` to `destination`; returns the withdrawal order's nonce.
+async fn burn(
+    node: &NodeClient,
+    user: &Keypair,
+    symbiote: symbiote::types::SymbioteId,
+    hostchain: &str,
+    token: &str,
+    amount: u128,
+    destination: &str,
+) -> Nonce {
+    let before = node.withdrawals(Nonce::new(1), 1_000).await.unwrap().len();
+    submit(
+        node,
+        user,
+        symbiote,
+        Transaction::Burn {
+            hostchain: HostchainId::new(hostchain).unwrap(),
+            token: TokenId::new(token).unwrap(),
+            amount: Amount::new(amount),
+            destination: HostAddress::new(destination).unwrap(),
+        },
+    )
+    .await;
+    let orders = node.withdrawals(Nonce::new(1), 1_000).await.unwrap();
+    assert_eq!(orders.len(), before + 1);
+    orders.last().unwrap().nonce
+}
+
+/// Proposes `change` with validator 0 and approves it with validators 1 and 2.
+async fn govern(net: &SymbioteNetwork, node: &NodeClient, change: GovernanceChange) {
+    let symbiote = node.node_info().await.unwrap().symbiote;
+    let validators: Vec<Keypair> = (0..3)
+        .map(|i| symbiote::keyfile::read(&net.dir().join(format!("validator-{i}.key"))).unwrap())
+        .collect();
+    let head = node.head().await.unwrap().height.get();
+    submit(
+        node,
+        &validators[0],
+        symbiote,
+        Transaction::Propose {
+            change,
+            activation: Height::new(head + 40),
+        },
+    )
+    .await;
+    let id = ProposalId(node.governance().await.unwrap().proposals.len() as u64);
+    for v in &validators[1..] {
+        submit(
+            node,
+            v,
+            symbiote,
+            Transaction::Vote {
+                proposal: id,
+                approve: true,
+            },
+        )
+        .await;
+    }
+}
+
+async fn order_status(node: &NodeClient, nonce: Nonce) -> WithdrawalStatus {
+    node.withdrawals(nonce, 1).await.unwrap()[0].status
+}
+
+async fn release_state(relayer: &Relayer, nonce: Nonce) -> Option<String> {
+    let detail = relayer
+        .get(&format!("/v1/releases/{}", nonce.get()))
+        .await?;
+    detail["release"]["state"].as_str().map(str::to_string)
+}
+
+fn finding_codes(detail: &Value) -> Vec<String> {
+    let body = &detail["report"]["body"];
+    body["inspection"]["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(body["policy"].as_array().into_iter().flatten())
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_operators_mint_release_and_hold_across_evm_and_solana() {
+    let options = NetworkOptions {
+        hostchains: vec![EVM.into(), SOLANA.into()],
+        relayers: 2,
+        relayer_threshold: 2,
+        ..NetworkOptions::default()
+    };
+    let bin = symbiote_bin();
+    let (net, anvil, solana) = tokio::join!(
+        SymbioteNetwork::start(&bin, &options),
+        Anvil::start(),
+        SolanaValidator::start()
+    );
+    let (net, anvil, solana) = (net.unwrap(), anvil.unwrap(), solana.unwrap());
+    let node = NodeClient::new(&net.url(0));
+    let symbiote_id = node.node_info().await.unwrap().symbiote;
+
+    // ---- EVM: the relayers' keys from the genesis, the bridge with both (2 of 2), an anchor
+    // contract per relayer, and the scout fixtures.
+    let relayer_evm: Vec<PrivateKeySigner> = (0..2)
+        .map(|i| evm_key(&net.dir().join(format!("relayer-{i}.evm.key"))))
+        .collect();
+    let deployer_key = PrivateKeySigner::random();
+    let user_evm_key = PrivateKeySigner::random();
+    for address in relayer_evm
+        .iter()
+        .map(|k| k.address())
+        .chain([deployer_key.address(), user_evm_key.address()])
+    {
+        anvil
+            .set_balance(&address.to_string(), 1_000 * ETHER)
+            .await
+            .unwrap();
+    }
+    let deployer = wallet(&anvil, deployer_key.clone());
+    let relayer_addresses: Vec<Address> = relayer_evm.iter().map(|k| k.address()).collect();
+    let bridge = *SymbioteBridge::deploy(&deployer, relayer_addresses.clone(), U256::from(2))
+        .await
+        .unwrap()
+        .address();
+    let mut anchors = Vec::new();
+    for address in &relayer_addresses {
+        anchors.push(
+            *SymbioteAnchor::deploy(&deployer, vec![*address], U256::from(1))
+                .await
+                .unwrap()
+                .address(),
+        );
+    }
+    let user_evm = wallet(&anvil, user_evm_key.clone());
+    let token = PlainToken::deploy(&user_evm, "Plain".into(), "PLN".into())
+        .await
+        .unwrap();
+    let honeypot = *HoneypotToken::deploy(&deployer, U256::from(1_000_000))
+        .await
+        .unwrap()
+        .address();
+    let destructor = *SelfDestructor::deploy(&deployer).await.unwrap().address();
+    let logic = *UnverifiedLogic::deploy(&deployer, deployer_key.address())
+        .await
+        .unwrap()
+        .address();
+    let proxy = *ProxyToUnverified::deploy(&deployer, logic)
+        .await
+        .unwrap()
+        .address();
+    let forwarder = *Forwarder::deploy(&deployer, deployer_key.address())
+        .await
+        .unwrap()
+        .address();
+    let allowed = *Forwarder::deploy(&deployer, user_evm_key.address())
+        .await
+        .unwrap()
+        .address();
+    // An EOA that delegates its code to the forwarder (EIP-7702 designator).
+    let delegating = PrivateKeySigner::random().address();
+    let mut designator = vec![0xef, 0x01, 0x00];
+    designator.extend_from_slice(forwarder.as_slice());
+    anvil
+        .call(
+            "anvil_setCode",
+            serde_json::json!([
+                delegating.to_string(),
+                format!("0x{}", hex::encode(&designator))
+            ]),
+        )
+        .await
+        .unwrap();
+    let start_block = deployer.get_block_number().await.unwrap();
+
+    // ---- Solana: a vault (its key held by both operators) and each operator's fee payer.
+    let rpc =
+        RpcClient::new_with_commitment(solana.rpc_url().to_string(), CommitmentConfig::confirmed());
+    let vault = SolKeypair::new();
+    let payers = [SolKeypair::new(), SolKeypair::new()];
+    let depositor = SolKeypair::new();
+    for key in payers.iter().chain([&depositor]) {
+        airdrop(&rpc, &key.pubkey(), 20 * SOL).await;
+    }
+
+    // Blocks every second on anvil, so that confirmations come.
+    let miner = {
+        let url = anvil.rpc_url().to_string();
+        tokio::spawn(async move {
+            let client = devnet::rpc::client();
+            loop {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                let _ = devnet::rpc::call(
+                    &client,
+                    &url,
+                    None,
+                    "anvil_mine",
+                    serde_json::json!(["0x1"]),
+                )
+                .await;
+            }
+        })
+    };
+
+    // ---- The two operators.
+    let mut relayers = Vec::new();
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        let port = ports::free_port().unwrap();
+        std::fs::write(dir.path().join("solana.json"), keys::to_json(&payers[i])).unwrap();
+        std::fs::write(dir.path().join("vault.json"), keys::to_json(&vault)).unwrap();
+        let config = dir.path().join("relayer.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[symbiote]
+node_url = "{node}"
+genesis_file = "{genesis}"
+poll_interval_ms = 200
+
+[database]
+url = "sqlite://{db}"
+
+[api]
+listen = "127.0.0.1:{port}"
+
+[batch]
+every_blocks = 50
+every_seconds = 5
+
+[bridge]
+enabled = true
+key_file = "{key}"
+poll_interval_ms = 300
+takeover_seconds = 15
+
+[bridge.limits."solana-local:native"]
+large_transfer = "{large}"
+delay_seconds = 4
+
+[scout]
+allow = ["evm-31337:{allowed}"]
+
+[hostchains.evm-31337]
+kind = "evm"
+rpc_url = "{evm}"
+key_file = "{evm_key}"
+anchor_contract = "{anchor}"
+bridge_contract = "{bridge}"
+confirmations = 2
+deposit_start_block = {start_block}
+
+[hostchains.solana-local]
+kind = "solana"
+rpc_url = "{solana}"
+key_file = "solana.json"
+vault_key_file = "vault.json"
+"#,
+                node = net.url(i),
+                genesis = net.genesis_path().display(),
+                db = dir.path().join("relayer.sqlite").display(),
+                key = net.dir().join(format!("relayer-{i}.key")).display(),
+                large = 5 * SOL,
+                evm = anvil.rpc_url(),
+                evm_key = net.dir().join(format!("relayer-{i}.evm.key")).display(),
+                anchor = anchors[i],
+                solana = solana.rpc_url(),
+            ),
+        )
+        .unwrap();
+        let mut relayer = Relayer {
+            dir: dir.path().to_path_buf(),
+            config,
+            api: format!("http://127.0.0.1:{port}"),
+            process: None,
+        };
+        relayer.start();
+        relayers.push(relayer);
+    }
+
+    // ---- Deposits: native and ERC-20 on the EVM bridge, SOL to the vault, and one deposit
+    // that names no valid account.
+    let user = Keypair::generate();
+    let recipient = B256::from(user.public().to_bytes());
+    let user_bridge = SymbioteBridge::new(bridge, &user_evm);
+    send(
+        user_bridge
+            .depositNative(recipient)
+            .value(U256::from(3 * ETHER)),
+    )
+    .await;
+    send(token.mint(user_evm_key.address(), U256::from(1_000))).await;
+    send(token.approve(bridge, U256::from(1_000))).await;
+    send(user_bridge.depositToken(*token.address(), U256::from(1_000), recipient)).await;
+    // 32 bytes that are not an ed25519 public key: no account can receive this deposit.
+    let nobody = (1u8..=255)
+        .map(|b| [b; 32])
+        .find(|bytes| symbiote::crypto::PublicKey::from_bytes(bytes).is_err())
+        .map(B256::from)
+        .unwrap();
+    send(user_bridge.depositNative(nobody).value(U256::from(5u64))).await;
+    {
+        let ixs = vec![
+            solana_system_interface::instruction::transfer(
+                &depositor.pubkey(),
+                &vault.pubkey(),
+                10 * SOL,
+            ),
+            spl_memo_interface::instruction::build_memo(
+                &spl_memo_interface::v3::id(),
+                recipient_memo(&user.public()).as_bytes(),
+                &[&depositor.pubkey()],
+            ),
+        ];
+        let blockhash = rpc.get_latest_blockhash().await.unwrap();
+        let tx = solana_sdk::transaction::Transaction::new_signed_with_payer(
+            &ixs,
+            Some(&depositor.pubkey()),
+            &[&depositor],
+            blockhash,
+        );
+        rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    }
+    let token_id = wait_for(
+        "the ERC-20 token's id on the symbiote",
+        &[&relayers[0]],
+        || async {
+            let account = node.account(&user.public()).await.ok()?;
+            account.balances.iter().find_map(|b| match &b.asset {
+                Asset::Wrapped { hostchain, token }
+                    if hostchain.as_str() == EVM && !token.is_native() =>
+                {
+                    Some(token.as_str().to_string())
+                }
+                _ => None,
+            })
+        },
+    )
+    .await;
+    wait_for(
+        "the three deposits minted",
+        &[&relayers[0], &relayers[1]],
+        || async {
+            let eth = balance(&node, &user, EVM, "native").await;
+            let erc = balance(&node, &user, EVM, &token_id).await;
+            let sol = balance(&node, &user, SOLANA, "native").await;
+            (eth == Amount::new(3 * ETHER)
+                && erc == Amount::new(1_000)
+                && sol == Amount::new(u128::from(10 * SOL)))
+            .then_some(())
+        },
+    )
+    .await;
+
+    // Exactly once: a SIGKILL and restart of one operator, more blocks, same balances.
+    relayers[0].kill();
+    relayers[0].start();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        balance(&node, &user, EVM, "native").await,
+        Amount::new(3 * ETHER)
+    );
+    assert_eq!(
+        balance(&node, &user, EVM, &token_id).await,
+        Amount::new(1_000)
+    );
+    // The deposit without a recipient is listed for refund by both operators.
+    for relayer in &relayers {
+        let unroutable = wait_for("the unroutable deposit listed", &[relayer], || async {
+            let rows = relayer.get("/v1/deposits?state=unroutable").await?;
+            rows.as_array()?
+                .iter()
+                .find(|d| d["hostchain"] == EVM)
+                .cloned()
+        })
+        .await;
+        assert_eq!(unroutable["amount"], "5");
+        assert_eq!(
+            unroutable["depositor"].as_str().unwrap().to_lowercase(),
+            user_evm_key.address().to_string().to_lowercase()
+        );
+    }
+    // A replayed mint of a minted deposit is refused by the symbiote.
+    let minted = relayers[0].get("/v1/deposits?state=minted").await.unwrap();
+    let first = &minted.as_array().unwrap()[0];
+    let deposit = symbiote::tx::Deposit {
+        id: symbiote::tx::DepositId {
+            hostchain: HostchainId::new(first["hostchain"].as_str().unwrap()).unwrap(),
+            tx: symbiote::types::HostTxId::new(first["tx"].as_str().unwrap()).unwrap(),
+            index: first["event_index"].as_u64().unwrap() as u32,
+        },
+        token: TokenId::new(first["token"].as_str().unwrap()).unwrap(),
+        amount: first["amount"].as_str().unwrap().parse().unwrap(),
+        recipient: user.public(),
+    };
+    let relayer_keys: Vec<Keypair> = (0..2)
+        .map(|i| symbiote::keyfile::read(&net.dir().join(format!("relayer-{i}.key"))).unwrap())
+        .collect();
+    let replay = SignedTransaction::sign(
+        &relayer_keys[0],
+        symbiote_id,
+        node.account(&relayer_keys[0].public()).await.unwrap().nonce,
+        Transaction::Mint {
+            attestations: vec![
+                (0, deposit.attest(symbiote_id, &relayer_keys[0])),
+                (1, deposit.attest(symbiote_id, &relayer_keys[1])),
+            ],
+            deposit,
+        },
+    );
+    let refused = node.submit(&replay).await.unwrap_err().to_string();
+    assert!(refused.contains("already minted"), "{refused}");
+
+    // ---- Releases.
+    let eoa = PrivateKeySigner::random().address();
+    let to_eoa = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        "native",
+        ETHER / 2,
+        &eoa.to_string(),
+    )
+    .await;
+    let to_allowed = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        "native",
+        ETHER / 10,
+        &allowed.to_string(),
+    )
+    .await;
+    let to_honeypot = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        &token_id,
+        100,
+        &honeypot.to_string(),
+    )
+    .await;
+    let to_destructor = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        "native",
+        ETHER / 10,
+        &destructor.to_string(),
+    )
+    .await;
+    let to_proxy = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        "native",
+        ETHER / 10,
+        &proxy.to_string(),
+    )
+    .await;
+    let to_forwarder = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        "native",
+        ETHER / 10,
+        &forwarder.to_string(),
+    )
+    .await;
+    let to_delegating = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        "native",
+        ETHER / 10,
+        &delegating.to_string(),
+    )
+    .await;
+    let sol_wallet = SolKeypair::new().pubkey();
+    let to_sol = burn(
+        &node,
+        &user,
+        symbiote_id,
+        SOLANA,
+        "native",
+        u128::from(SOL),
+        &sol_wallet.to_string(),
+    )
+    .await;
+    let sol_large = SolKeypair::new().pubkey();
+    let large = burn(
+        &node,
+        &user,
+        symbiote_id,
+        SOLANA,
+        "native",
+        u128::from(6 * SOL),
+        &sol_large.to_string(),
+    )
+    .await;
+
+    // The EOA, the allow-listed contract and the Solana wallet are paid.
+    wait_for(
+        "the release to the EOA paid",
+        &[&relayers[0], &relayers[1]],
+        || async {
+            let paid = deployer.get_balance(eoa).await.ok()?;
+            (paid == U256::from(ETHER / 2)).then_some(())
+        },
+    )
+    .await;
+    for nonce in [to_eoa, to_allowed, to_sol] {
+        for relayer in &relayers {
+            wait_for(&format!("release {nonce} released"), &[relayer], || async {
+                (release_state(relayer, nonce).await? == "released").then_some(())
+            })
+            .await;
+        }
+    }
+    assert_eq!(
+        rpc.get_balance(&sol_wallet).await.unwrap(),
+        SOL,
+        "the Solana wallet got its release once"
+    );
+    // The allow-listed forwarder passed its release on to its owner's balance path; its
+    // report says why it passed.
+    let detail = relayers[0]
+        .get(&format!("/v1/releases/{}", to_allowed.get()))
+        .await
+        .unwrap();
+    assert_eq!(detail["release"]["verdict"], "clean");
+    assert!(
+        finding_codes(&detail).contains(&"allow-listed".to_string()),
+        "{detail}"
+    );
+    let detail = relayers[0]
+        .get(&format!("/v1/releases/{}", to_eoa.get()))
+        .await
+        .unwrap();
+    assert_eq!(detail["release"]["verdict"], "clean", "{detail}");
+
+    // Both operators' approvals are on the symbiote, each with its own signature.
+    let order = node.withdrawals(to_eoa, 1).await.unwrap().remove(0);
+    assert_eq!(order.approvals.len(), 2);
+    let signatures: Vec<&Vec<u8>> = order.approvals.values().map(|a| &a.signature).collect();
+    assert_ne!(signatures[0], signatures[1]);
+
+    // A replayed release is refused by the bridge.
+    let adapter = chain_adapters::build(
+        "evm",
+        HostchainId::new(EVM).unwrap(),
+        serde_json::json!({
+            "rpc_url": anvil.rpc_url(),
+            "key_file": net.dir().join("relayer-0.evm.key"),
+            "anchor_contract": anchors[0].to_string(),
+            "bridge_contract": bridge.to_string(),
+        }),
+    )
+    .await
+    .unwrap();
+    let cosignature = order.approvals[&relayer_keys[1].public()].signature.clone();
+    let replayed = adapter
+        .releaser()
+        .unwrap()
+        .prepare_release(&chain_adapters::ReleaseOrder {
+            nonce: to_eoa,
+            token: TokenId::native(),
+            amount: Amount::new(ETHER / 2),
+            destination: HostAddress::new(&eoa.to_string()).unwrap(),
+            cosignatures: vec![cosignature],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        replayed.kind,
+        chain_adapters::ErrorKind::Rejected,
+        "{replayed}"
+    );
+    assert!(
+        replayed.to_string().contains("NonceAlreadyUsed"),
+        "{replayed}"
+    );
+
+    // ---- Holds, with the findings that explain them.
+    let expected: [(Nonce, &[&str]); 5] = [
+        (to_honeypot, &["token-contract"]),
+        (to_destructor, &["selfdestruct"]),
+        (to_proxy, &["eip1967-proxy"]),
+        (to_forwarder, &["forwards-call-value"]),
+        (
+            to_delegating,
+            &["eip7702-delegation", "forwards-call-value"],
+        ),
+    ];
+    for (nonce, codes) in expected {
+        for relayer in &relayers {
+            wait_for(&format!("release {nonce} held"), &[relayer], || async {
+                (release_state(relayer, nonce).await? == "held").then_some(())
+            })
+            .await;
+        }
+        let detail = relayers[0]
+            .get(&format!("/v1/releases/{}", nonce.get()))
+            .await
+            .unwrap();
+        let found = finding_codes(&detail);
+        for code in codes {
+            assert!(
+                found.iter().any(|f| f == code),
+                "release {nonce}: no {code} in {found:?}"
+            );
+        }
+        assert_ne!(detail["release"]["verdict"], "clean", "{detail}");
+        assert_eq!(order_status(&node, nonce).await, WithdrawalStatus::Held);
+    }
+    let holds = relayers[1].get("/v1/holds").await.unwrap();
+    assert_eq!(holds.as_array().unwrap().len(), 5, "{holds}");
+    assert!(holds[0]["report"]["signature"].is_string(), "{holds}");
+    let metrics = relayers[0].text("/metrics").await;
+    assert!(
+        metrics.contains("relayer_releases_held_total 5"),
+        "{metrics}"
+    );
+
+    // ---- A report re-verified at its block is confirmed; a changed byte refutes it.
+    let detail = relayers[0]
+        .get(&format!("/v1/releases/{}", to_destructor.get()))
+        .await
+        .unwrap();
+    let hash = detail["release"]["report_hash"].as_str().unwrap();
+    let report = relayers[0].text(&format!("/v1/reports/{hash}")).await;
+    let file = relayers[0].dir.join("report.json");
+    std::fs::write(&file, &report).unwrap();
+    let (ok, out, err) = relayers[1].cli(&["scout", "verify", file.to_str().unwrap()]);
+    assert!(ok, "verify failed: {out}\n{err}");
+    assert!(err.contains("confirmed"), "{err}");
+    let tampered = report.replacen("selfdestruct", "selfdestrucT", 1);
+    assert_ne!(tampered, report);
+    std::fs::write(&file, &tampered).unwrap();
+    let (ok, _, err) = relayers[1].cli(&["scout", "verify", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("refuted"), "{err}");
+    // `scout check` prints a report for any address; a plain EOA is clean.
+    let (ok, out, err) = relayers[0].cli(&[
+        "scout",
+        "check",
+        EVM,
+        &PrivateKeySigner::random().address().to_string(),
+    ]);
+    assert!(ok, "{err}");
+    std::fs::write(&file, &out).unwrap();
+    assert!(err.contains("clean"), "{err}");
+    let (ok, _, err) = relayers[1].cli(&["scout", "verify", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+
+    // ---- Governance: lift the hold on the self-destructing contract (paid), refund the
+    // honeypot release (credited back on the symbiote).
+    let before = balance(&node, &user, EVM, &token_id).await;
+    govern(&net, &node, GovernanceChange::ReleaseHold(to_destructor)).await;
+    govern(&net, &node, GovernanceChange::RefundHold(to_honeypot)).await;
+    wait_for("the honeypot release refunded", &[&relayers[0]], || async {
+        (order_status(&node, to_honeypot).await == WithdrawalStatus::Refunded).then_some(())
+    })
+    .await;
+    assert_eq!(
+        balance(&node, &user, EVM, &token_id).await,
+        before.checked_add(Amount::new(100)).unwrap()
+    );
+    wait_for(
+        "the lifted release paid",
+        &[&relayers[0], &relayers[1]],
+        || async {
+            let paid = deployer.get_balance(destructor).await.ok()?;
+            (paid == U256::from(ETHER / 10)).then_some(())
+        },
+    )
+    .await;
+    for relayer in &relayers {
+        wait_for("the refund recorded", &[relayer], || async {
+            (release_state(relayer, to_honeypot).await? == "refunded").then_some(())
+        })
+        .await;
+        wait_for("the lifted release recorded", &[relayer], || async {
+            (release_state(relayer, to_destructor).await? == "released").then_some(())
+        })
+        .await;
+    }
+
+    // ---- The large Solana release waited in the queue for its delay, then was paid once.
+    wait_for(
+        "the large release paid",
+        &[&relayers[0], &relayers[1]],
+        || async { (rpc.get_balance(&sol_large).await.ok()? == 6 * SOL).then_some(()) },
+    )
+    .await;
+    let detail = relayers[0]
+        .get(&format!("/v1/releases/{}", large.get()))
+        .await
+        .unwrap();
+    let history: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    let submitter = if history.contains(&"queued") { 0 } else { 1 };
+    let detail = relayers[submitter]
+        .get(&format!("/v1/releases/{}", large.get()))
+        .await
+        .unwrap();
+    let history: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert!(
+        history.contains(&"queued"),
+        "the large release was not queued: {detail}"
+    );
+
+    miner.abort();
+    drop(net);
+}
