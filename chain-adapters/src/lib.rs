@@ -15,6 +15,7 @@ pub mod error;
 pub mod evm;
 pub mod key_source;
 pub mod registry;
+pub mod relayer_set;
 pub mod scout;
 pub mod solana;
 
@@ -25,4 +26,5 @@ pub use bridge::{
 };
 pub use error::{AdapterError, AdapterResult, ErrorKind};
 pub use registry::{HostchainAdapter, build};
+pub use relayer_set::{ContractRelayers, RelayerSetGovernance, Rotation};
 pub use scout::{Finding, Inspection, Scout, Severity};

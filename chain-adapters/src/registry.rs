@@ -30,6 +30,11 @@ pub trait HostchainAdapter: Send + Sync {
     fn scout(&self) -> Option<&dyn Scout> {
         None
     }
+    /// Rotation of relayer sets held by hostchain contracts, if the hostchain has such
+    /// contracts.
+    fn relayer_sets(&self) -> Option<&dyn crate::relayer_set::RelayerSetGovernance> {
+        None
+    }
 }
 
 /// The future a factory returns.

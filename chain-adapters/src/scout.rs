@@ -20,6 +20,7 @@
 //! | EVM    | `no-code`                         | info       | No code at the address at that block: an EOA (or nothing yet). |
 //! | EVM    | `no-metadata`                     | info       | Code without solc's CBOR metadata (hand-written, stripped, or built without it). |
 //! | EVM    | `function-inventory`              | info       | The function selectors found in the code, with known names. |
+//! | EVM    | `analysis-failed`                 | suspicious | The function analysis (evmole) failed on the code: code that defeats analysis is not trusted. |
 //! | EVM    | `eip7702-delegation`              | info       | An EOA delegating its code to another address (EIP-7702); the delegate is followed. |
 //! | EVM    | `eip1967-proxy`                   | info       | An EIP-1967 proxy; the implementation is followed and its code judged. |
 //! | EVM    | `eip1967-beacon-proxy`            | info       | An EIP-1967 beacon proxy; the beacon's implementation is followed. |

@@ -615,4 +615,42 @@ key_file = "evm.key"
             .to_string();
         assert!(err.contains("not valid TOML"), "{err}");
     }
+
+    #[test]
+    fn replica_section_defaults_overrides_and_checks() {
+        let config = Config::parse(BASE, "r.toml", vars(&[])).unwrap();
+        assert_eq!(config.replica.id, None);
+        assert_eq!(config.replica.lease_check(), Duration::from_secs(1));
+        let own = config.replica_id().unwrap();
+        assert!(
+            own.as_str().ends_with(&format!("-{}", std::process::id())),
+            "{own}"
+        );
+
+        let config = Config::parse(
+            &format!("{BASE}\n[replica]\nid = \"eu-1\"\nlease_check_ms = 250\n"),
+            "r.toml",
+            vars(&[]),
+        )
+        .unwrap();
+        assert_eq!(config.replica_id().unwrap().as_str(), "eu-1");
+        assert_eq!(config.replica.lease_check(), Duration::from_millis(250));
+        // A numeric id from the environment reads as an integer: still an id.
+        let config = Config::parse(BASE, "r.toml", vars(&[("RELAYER__REPLICA__ID", "7")])).unwrap();
+        assert_eq!(config.replica_id().unwrap().as_str(), "7");
+
+        for (var, value, key) in [
+            ("RELAYER__REPLICA__ID", "two words", "replica.id"),
+            (
+                "RELAYER__REPLICA__LEASE_CHECK_MS",
+                "10",
+                "replica.lease_check_ms",
+            ),
+        ] {
+            let err = Config::parse(BASE, "r.toml", vars(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("r.toml") && err.contains(key), "{err}");
+        }
+    }
 }

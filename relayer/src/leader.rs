@@ -11,10 +11,15 @@
 //! - a standby tries for the lock every `lease_check_ms`;
 //! - the holder runs the stage under a child [`CancellationToken`] and, every `lease_check_ms`,
 //!   writes its heartbeat through the lock session. If that fails or does not answer within the
-//!   interval, the lease is presumed lost: the stage's token is cancelled at once, the stage has
-//!   half an interval to finish its step and is then aborted; only once it has stopped does the
-//!   replica drop the session, and it tries again with a new one two intervals later (giving a
-//!   healthy standby the first chance).
+//!   interval, the lease is presumed lost: the stage's token is cancelled at once and the stage
+//!   finishes its current step (aborted only if it has not after [`STOP_TIMEOUT`]); once it has
+//!   stopped, the replica drops the session and tries again with a new one two intervals later
+//!   (giving a healthy standby the first chance).
+//!
+//! A stage is left to finish its step rather than aborted at once because the adapters keep
+//! state in memory that a step leaves consistent and an abort may not (the EVM adapter's record
+//! of handed-out nonces, the Bitcoin adapter's coin reservations): a crash wipes that memory, an
+//! abort inside a live process does not.
 //!
 //! # Why advisory locks and not a lease row with an expiry
 //! A lease row needs clocks: the holder writes "mine until T" and the others compare T with
@@ -30,12 +35,14 @@
 //! PostgreSQL can end a lock session while its process lives (`pg_terminate_backend`, a network
 //! partition seen by keepalive): a standby may then take the lock before the holder's next
 //! check. So a replica that takes a role over from another replica first waits until that one
-//! cannot be running the stage any more: it has no session left on the server (it died), or it
-//! has deleted its `workers` row (it does so once its stage has stopped), or three check
-//! intervals have passed (a live holder notices within one, stops within half another). Still
-//! uncovered: a server restart ends every session, so a live previous holder may look dead for
-//! a moment and run on for up to one check interval beside the new one; so may a holder frozen
-//! for longer than the keepalive (a paused VM). Both are bounded by the stages' own rule (every
+//! cannot be running the stage any more: it has no session left on the server (it died, or is
+//! cut off from the database and so cannot store what a step must store before acting), or it
+//! has deleted its `workers` row (it does so once its stage has stopped), or it has had the time
+//! to notice and stop ([`STOP_TIMEOUT`] and three check intervals). A `kill -9` is therefore
+//! taken over at the standby's next try, and a lost session as soon as the old holder's step
+//! ends. Still uncovered: a server restart ends every session, so a live previous holder may
+//! look dead for a moment and finish its step beside the new one; so may a holder frozen for
+//! longer than the keepalive (a paused VM). Both are bounded by the stages' own rule (every
 //! stage writes to the store before acting, and resumes from it) and, on EVM, by the anchor
 //! contract, which refuses a sequence twice; closing the window entirely needs a fencing token
 //! checked by every store write.
@@ -62,6 +69,9 @@ use crate::store::{Store, StoreError, now_ms};
 
 /// How long opening a lock session may take (a connection to the server, then its settings).
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stage that lost its lease may take to finish its step before it is aborted. A
+/// step is a few RPC calls per open item, each with its own timeout.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a replica taking a role over looks whether the previous holder is gone.
 const FENCE_POLL: Duration = Duration::from_millis(50);
 /// Replicas not heard of for this long are dropped from the `replicas` table.
@@ -581,9 +591,9 @@ impl Leases {
 /// Runs the stage that `stage` builds whenever this replica holds `role`, until `shutdown`.
 ///
 /// `stage` is called with a token each time the replica becomes active; the future it returns
-/// must stop soon after the token is cancelled, and must be safe to stop at any await point
-/// (it is aborted if it does not stop within half a check interval after losing the lease):
-/// every stage writes to the store before acting and resumes from it. A stage that stops by
+/// must stop at the end of its current step once the token is cancelled (it is aborted if it has
+/// not within [`STOP_TIMEOUT`] after losing the lease), and must resume from the store: every
+/// stage writes to the store before acting. A stage that stops by
 /// itself (or panics) releases the role, which is tried for again after one check interval.
 /// On SQLite the role is held from the start.
 pub async fn run_while_leader<F, Fut>(
@@ -767,8 +777,9 @@ impl Worker {
         else {
             return Ok(true);
         };
-        let limit = self.leases.check() * 3;
+        let limit = STOP_TIMEOUT + self.leases.check() * 3;
         let started = Instant::now();
+        let mut waiting = false;
         loop {
             let check = self.leases.check();
             if !within(
@@ -786,6 +797,10 @@ impl Worker {
             if recorded.as_deref() != Some(previous.as_str()) {
                 tracing::info!(role = %self.role, %previous, "taking over: the previous holder stopped its stage");
                 return Ok(true);
+            }
+            if !waiting {
+                waiting = true;
+                tracing::info!(role = %self.role, %previous, "holding the lock; waiting until the previous holder, still connected, stops its stage");
             }
             if started.elapsed() >= limit {
                 tracing::warn!(role = %self.role, %previous, waited_ms = started.elapsed().as_millis(), "taking over from a replica that still has sessions: it has had time to notice that it lost the lock");
@@ -852,15 +867,15 @@ impl Worker {
         }
     }
 
-    /// Cancels the stage and waits until it has stopped: half a check interval to finish its
-    /// step, then it is aborted (at its next await point) and awaited.
+    /// Cancels the stage and waits until it has finished its step and stopped; after
+    /// [`STOP_TIMEOUT`] it is aborted (at its next await point) and awaited.
     async fn stop(&mut self, token: CancellationToken, mut handle: JoinHandle<()>) {
         token.cancel();
-        if tokio::time::timeout(self.leases.check() / 2, &mut handle)
+        if tokio::time::timeout(STOP_TIMEOUT, &mut handle)
             .await
             .is_err()
         {
-            tracing::warn!(role = %self.role, "the stage did not stop in time; aborting it");
+            tracing::error!(role = %self.role, timeout_s = STOP_TIMEOUT.as_secs(), "the stage did not finish its step after losing the lease; aborting it (restart this replica if its hostchain transactions stall)");
             handle.abort();
             let _ = handle.await;
         }

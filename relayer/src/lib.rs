@@ -195,7 +195,8 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
         ));
     }
 
-    if config.bridge.enabled {
+    if config.bridge.enabled || config.bridge.key_file.is_some() || config.bridge.key_env.is_some()
+    {
         spawn_bridge(
             &config, file, &adapters, &store, &node, symbiote, &metrics, &leases, &shutdown,
             &mut tasks,
@@ -239,8 +240,9 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
     })
 }
 
-/// Starts a deposit stage and a release stage for every hostchain whose adapter has a bridge,
-/// each under its own role.
+/// Starts, each under its own role: a rotation stage for every hostchain with contracts that
+/// hold a relayer set (whenever the relayer has its symbiote key), and, with the bridge
+/// enabled, a deposit stage and a release stage for every hostchain with a bridge.
 #[allow(clippy::too_many_arguments)]
 fn spawn_bridge(
     config: &Config,
@@ -267,6 +269,27 @@ fn spawn_bridge(
         metrics.clone(),
     ));
     for (hostchain, adapter) in adapters {
+        if adapter.relayer_sets().is_some() {
+            let (ctx, hostchain_name, adapter) = (ctx.clone(), hostchain.clone(), adapter.clone());
+            let sent = Arc::new(tokio::sync::Mutex::new(std::collections::HashMap::new()));
+            tasks.spawn(leader::run_while_leader(
+                leases.clone(),
+                Role::new(format!("rotation:{hostchain}")),
+                shutdown.clone(),
+                move |token| {
+                    bridge::rotation::RotationStage {
+                        ctx: ctx.clone(),
+                        hostchain: hostchain_name.clone(),
+                        adapter: adapter.clone(),
+                        sent: sent.clone(),
+                    }
+                    .run(token)
+                },
+            ));
+        }
+        if !config.bridge.enabled {
+            continue;
+        }
         if adapter.deposits().is_some() {
             let (ctx, hostchain_name, adapter) = (ctx.clone(), hostchain.clone(), adapter.clone());
             tasks.spawn(leader::run_while_leader(

@@ -12,8 +12,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// The test's parts, in `tests/docs/` (beside this crate root, where Cargo does not look for
+// test targets of their own).
+#[path = "docs/compose.rs"]
 mod compose;
+#[path = "docs/configuration.rs"]
 mod configuration;
+#[path = "docs/dashboard.rs"]
 mod dashboard;
 
 use std::path::PathBuf;

@@ -140,7 +140,7 @@ pub fn hash(domain: Domain, parts: &[&[u8]]) -> Hash {
 mod tests {
     use super::*;
 
-    const ALL: [Domain; 15] = [
+    const ALL: [Domain; 16] = [
         Domain::BlockHeader,
         Domain::MerkleLeaf,
         Domain::MerkleNode,

@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use crate::crypto::PublicKey;
 use crate::state::{ChainState, Effect, PendingMint, TxError, WithdrawalStatus};
 use crate::tx::{
-    Deposit, GovernanceChange, HoldNotice, MAX_BATCH_ENTRIES, MAX_RELEASE_SIGNATURE_LEN,
-    ReleaseApproval,
+    Cosignature, Deposit, GovernanceChange, HoldNotice, MAX_BATCH_ENTRIES,
+    MAX_RELEASE_SIGNATURE_LEN, ReleaseApproval,
 };
 use crate::types::{Amount, Nonce};
 
@@ -186,6 +186,46 @@ impl ChainState {
             order.status = WithdrawalStatus::Held;
         }
         Ok(Effect::ReleasesHeld(recorded))
+    }
+
+    /// Records `sender`'s signatures of hostchain messages. Members of earlier relayer sets may
+    /// publish too: a rotation of a hostchain contract is signed by the set it replaces.
+    pub(crate) fn cosign(
+        &mut self,
+        sender: &PublicKey,
+        entries: &[Cosignature],
+    ) -> Result<Effect, TxError> {
+        if !self
+            .sets
+            .relayers
+            .iter()
+            .any(|(_, set)| set.index_of(sender).is_some())
+        {
+            return Err(TxError::NotARelayer(*sender));
+        }
+        Self::check_batch(entries.len())?;
+        let mut seen = BTreeSet::new();
+        for (position, entry) in entries.iter().enumerate() {
+            let bad = |reason: String| TxError::BadEntry { position, reason };
+            if !seen.insert(entry.subject) {
+                return Err(bad("the subject is listed twice".into()));
+            }
+            if entry.signature.is_empty() || entry.signature.len() > MAX_RELEASE_SIGNATURE_LEN {
+                return Err(bad(format!(
+                    "a signature of {} bytes (1 to {MAX_RELEASE_SIGNATURE_LEN})",
+                    entry.signature.len()
+                )));
+            }
+        }
+        let mut recorded = 0;
+        for entry in entries {
+            let by = self.cosignatures.entry(entry.subject).or_default();
+            if by.get(sender) != Some(&entry.signature) {
+                by.insert(*sender, entry.signature.clone());
+                recorded += 1;
+            }
+        }
+        Ok(Effect::Cosigned(recorded))
     }
 
     /// Checks, when it is proposed, that a hold decision names a held order.

@@ -203,6 +203,8 @@ pub enum Effect {
     },
     /// Release approvals recorded.
     ReleasesApproved(usize),
+    /// Cosignatures recorded.
+    Cosigned(usize),
     /// Holds recorded.
     ReleasesHeld(usize),
     Proposed(ProposalId),
@@ -228,6 +230,8 @@ pub struct ChainState {
     pub(crate) minted: BTreeSet<DepositId>,
     /// Attestations of deposits not yet minted.
     pub(crate) pending_mints: BTreeMap<DepositId, Vec<PendingMint>>,
+    /// Relayers' signatures of hostchain messages, by digest.
+    pub(crate) cosignatures: BTreeMap<Hash, BTreeMap<PublicKey, Vec<u8>>>,
     /// Withdrawal orders by nonce.
     pub(crate) withdrawals: BTreeMap<Nonce, WithdrawalOrder>,
     /// The nonce of the next withdrawal order.
@@ -263,6 +267,7 @@ impl ChainState {
             accounts,
             minted: BTreeSet::new(),
             pending_mints: BTreeMap::new(),
+            cosignatures: BTreeMap::new(),
             withdrawals: BTreeMap::new(),
             next_withdrawal: Nonce::new(1),
             proposals: BTreeMap::new(),
@@ -323,6 +328,11 @@ impl ChainState {
     /// The attestations of a deposit that is not minted yet.
     pub fn pending_mint(&self, deposit: &DepositId) -> &[PendingMint] {
         self.pending_mints.get(deposit).map_or(&[], Vec::as_slice)
+    }
+
+    /// The relayers' signatures of the hostchain message with digest `subject`.
+    pub fn cosignatures(&self, subject: &Hash) -> BTreeMap<PublicKey, Vec<u8>> {
+        self.cosignatures.get(subject).cloned().unwrap_or_default()
     }
 
     /// A withdrawal order.
@@ -474,6 +484,7 @@ impl ChainState {
                 self.approve_releases(&tx.sender, approvals)?
             }
             Transaction::HoldReleases { holds } => self.hold_releases(&tx.sender, holds)?,
+            Transaction::Cosign { entries } => self.cosign(&tx.sender, entries)?,
         };
         self.accounts.entry(tx.sender).or_default().nonce = next_nonce;
         Ok(effect)

@@ -325,6 +325,23 @@ pub enum Transaction {
         /// One hold per order.
         holds: Vec<HoldNotice>,
     },
+    /// A relayer (of the current or an earlier relayer set) publishes its signatures of
+    /// hostchain messages that need a threshold of relayers (a relayer-set rotation of a
+    /// hostchain contract), so that whoever submits collects them from state.
+    Cosign {
+        /// One signature per subject.
+        entries: Vec<Cosignature>,
+    },
+}
+
+/// A relayer's signature of a hostchain message, by the message's digest.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Cosignature {
+    /// The digest the hostchain checks (an EIP-712 digest on EVM chains).
+    pub subject: Hash,
+    /// The signature in the hostchain's scheme.
+    #[serde(with = "hex::serde")]
+    pub signature: Vec<u8>,
 }
 
 /// A transaction with its sender, nonce and the sender's signature.

@@ -32,6 +32,7 @@ pub mod governance;
 pub mod keys;
 pub mod nonce;
 pub mod release;
+mod rotation;
 mod scout;
 pub mod transactions;
 pub mod transport;
@@ -208,6 +209,11 @@ impl HostchainAdapter for EvmAdapter {
     /// The scout inspects release destinations, so it is there where releases are.
     fn scout(&self) -> Option<&dyn Scout> {
         self.config.bridge_contract.map(|_| self as &dyn Scout)
+    }
+
+    /// The anchor contract's relayer set, and the bridge's when one is configured.
+    fn relayer_sets(&self) -> Option<&dyn crate::relayer_set::RelayerSetGovernance> {
+        Some(self)
     }
 }
 

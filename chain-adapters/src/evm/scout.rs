@@ -110,6 +110,34 @@ fn address_in(word: U256) -> Option<Address> {
     (!address.is_zero()).then_some(address)
 }
 
+/// What evmole finds in `code`: whether it ends in CBOR metadata, where the executable part
+/// ends, and the function selectors. evmole runs on a blocking thread: it executes the code
+/// symbolically (bounded by its own gas limit), and the code is whatever the destination's
+/// deployer chose, so a panic in it must end this analysis, not the caller's task.
+async fn evmole_info(code: &Bytes) -> Result<(bool, usize, Vec<Selector>), String> {
+    let code = code.clone();
+    tokio::task::spawn_blocking(move || {
+        let info = contract_info(
+            ContractInfoArgs::new(&code)
+                .with_selectors()
+                .with_metadata(),
+        );
+        let code_end = info
+            .metadata
+            .as_ref()
+            .map_or(code.len(), |m| m.bytecode_offset);
+        let selectors = info
+            .functions
+            .unwrap_or_default()
+            .iter()
+            .map(|f| f.selector)
+            .collect();
+        (info.metadata.is_some(), code_end, selectors)
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
 /// One inspection in progress.
 struct Walk {
     /// The destination: its storage is what delegated code runs on.
@@ -204,8 +232,10 @@ impl EvmAdapter {
             })
     }
 
-    /// Simulates `data` sent to `to` (from `from`) at `block`: the return data, or the revert
-    /// reason as `Err(reason)`; RPC failures are errors.
+    /// Simulates `data` sent to `to` (from `from`) at `block`: the return data, or why the
+    /// execution failed as `Err(reason)` (a revert, running out of gas: any error answer that is
+    /// not about the node itself). A node that is down, lagging or refuses the method is an
+    /// error.
     async fn simulate(
         &self,
         from: Option<Address>,
@@ -219,7 +249,7 @@ impl EvmAdapter {
         }
         match self.provider.call(request).block(block).await {
             Ok(output) => Ok(Ok(output)),
-            Err(e) if errors::rpc_kind(&e, ErrorKind::InvalidResponse) == ErrorKind::Rejected => {
+            Err(e) if errors::rpc_kind(&e, ErrorKind::Rejected) == ErrorKind::Rejected => {
                 Ok(Err(errors::describe(&e)))
             }
             Err(e) => Err(self.rpc_err(&format!("eth_call {to}"), &e, ErrorKind::InvalidResponse)),
@@ -233,7 +263,7 @@ impl EvmAdapter {
         walk: &mut Walk,
         address: Address,
         via: Option<FollowedVia>,
-        code: &[u8],
+        code: &Bytes,
     ) -> AdapterResult<Option<(Address, FollowedVia)>> {
         let origin = origin(via, address);
         if code.is_empty() {
@@ -291,11 +321,21 @@ impl EvmAdapter {
             return Ok(Some((target, FollowedVia::Eip1167Target)));
         }
 
-        let info = contract_info(ContractInfoArgs::new(code).with_selectors().with_metadata());
-        let code_end = info
-            .metadata
-            .as_ref()
-            .map_or(code.len(), |m| m.bytecode_offset);
+        let (metadata, code_end, found) = match evmole_info(code).await {
+            Ok(info) => info,
+            Err(why) => {
+                walk.add(
+                    &origin,
+                    "analysis-failed",
+                    Severity::Suspicious,
+                    format!(
+                        "the function and metadata analysis of this code failed ({why}): code \
+                         that defeats analysis is not trusted"
+                    ),
+                );
+                (true, code.len(), Vec::new())
+            }
+        };
         let analysis = bytecode::analyse(code, code_end);
         let mut next = None;
         let mut proxy = false;
@@ -311,7 +351,7 @@ impl EvmAdapter {
             };
             proxy = slots.is_proxy(&analysis);
         }
-        if info.metadata.is_none() {
+        if !metadata {
             walk.add(
                 &origin,
                 "no-metadata",
@@ -321,12 +361,6 @@ impl EvmAdapter {
             );
         }
         findings::opcodes(&mut walk.findings, &origin, &analysis, proxy);
-        let found: Vec<Selector> = info
-            .functions
-            .unwrap_or_default()
-            .iter()
-            .map(|f| f.selector)
-            .collect();
         findings::inventory(&mut walk.findings, &origin, &found);
         walk.selectors.extend(found);
         Ok(next)

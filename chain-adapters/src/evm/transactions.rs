@@ -33,6 +33,8 @@ pub enum Purpose {
     Release { nonce: u64 },
     /// The payment of withdrawal order `nonce`, queued by the bridge's limits.
     ExecuteQueued { nonce: u64 },
+    /// A rotation of `contract`'s relayer set at rotation nonce `nonce`.
+    Rotation { contract: String, nonce: u64 },
 }
 
 /// [`PreparedTx::meta`] of EVM transactions.

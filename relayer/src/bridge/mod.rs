@@ -11,6 +11,8 @@
 //! - [`deposits`]: one stage per hostchain with a bridge: scan, store, attest, follow;
 //! - [`releases`]: one stage per hostchain with a bridge: scout, approve or hold, submit,
 //!   follow;
+//! - [`rotation`]: one stage per hostchain with contracts holding a relayer set: carries the
+//!   symbiote's relayer set to them with the old set's signatures;
 //! - [`config`]: `[bridge]` and `[scout]`.
 
 pub mod api;
@@ -18,6 +20,7 @@ pub mod config;
 pub mod deposits;
 pub mod publisher;
 pub mod releases;
+pub mod rotation;
 
 use std::sync::Arc;
 use std::time::Duration;

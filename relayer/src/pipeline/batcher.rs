@@ -40,16 +40,50 @@ pub struct Batcher {
 
 impl Batcher {
     /// The hostchains to anchor a batch ending at `to` into: those active at `to` that this
-    /// relayer is configured for.
+    /// relayer is configured for and, while a switch of the hostchain set is under way, the
+    /// hostchains it removed, until every hostchain it added has a final anchor of a batch
+    /// reaching the activation height. So coverage never has a gap: until the new set protects
+    /// the history from the switch on, the old one still does.
     async fn hostchains_at(&self, to: Height) -> Result<Vec<HostchainId>, BatchError> {
         let governance = self.node.governance().await?;
-        let active = governance.hostchains.at(to);
+        let history = &governance.hostchains;
+        let active = history.at(to);
         let mut chains = Vec::new();
         for chain in active {
             if self.configured.contains(chain) {
                 chains.push(chain.clone());
             } else {
                 tracing::error!(hostchain = %chain, "hostchain is active on the symbiote but not configured here; not anchoring there");
+            }
+        }
+        // The last switch in force at `to`, and the set before it.
+        let Some((activation, _)) = history.changes.iter().rev().find(|(from, _)| *from <= to)
+        else {
+            return Ok(chains);
+        };
+        let before = history.at(Height::new(activation.get().saturating_sub(1)));
+        // Every added hostchain counts, configured here or not: one this relayer cannot anchor
+        // to never gets a final anchor here, so the old set keeps covering (treating it as
+        // covered would leave the heights from the activation on without its anchors).
+        let added: Vec<&HostchainId> = active.iter().filter(|c| !before.contains(c)).collect();
+        let removed: Vec<&HostchainId> = before
+            .iter()
+            .filter(|c| !active.contains(c) && self.configured.contains(c))
+            .collect();
+        if removed.is_empty() {
+            return Ok(chains);
+        }
+        let mut covered = true;
+        for chain in &added {
+            covered &= self
+                .store
+                .has_final_anchor_reaching(chain.as_str(), activation.get())
+                .await?;
+        }
+        if !covered {
+            for chain in removed {
+                tracing::info!(hostchain = %chain, activation = activation.get(), "hostchain set switching: still anchoring to the old set until the new one has a final anchor");
+                chains.push(chain.clone());
             }
         }
         Ok(chains)

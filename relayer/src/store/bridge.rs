@@ -747,4 +747,23 @@ impl Store {
         })
         .transpose()
     }
+
+    // ---- hostchain switches ----
+
+    /// Whether `hostchain` has a final anchor of a batch that reaches `height`.
+    pub async fn has_final_anchor_reaching(
+        &self,
+        hostchain: &str,
+        height: u64,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM anchors a JOIN batches b ON a.batch_id = b.id \
+             WHERE a.hostchain = $1 AND a.state = 'final' AND b.to_height >= $2",
+        )
+        .bind(hostchain)
+        .bind(int(height)?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(uint(row.try_get("n")?)? > 0)
+    }
 }

@@ -38,8 +38,8 @@ use super::client::Peers;
 use super::consensus::{Consensus, ConsensusError};
 use super::store::ChainBlock;
 use super::wire::{
-    AccountReply, Balance, CommitmentReply, DepositReply, ErrorReply, GovernanceReply, HeadInfo,
-    NodeInfo, SubmitReply, SubmitRequest, TxStatusReply,
+    AccountReply, Balance, CommitmentReply, CosignaturesReply, Cosigned, DepositReply, ErrorReply,
+    GovernanceReply, HeadInfo, NodeInfo, SubmitReply, SubmitRequest, TxStatusReply,
 };
 
 /// The most blocks one commitment proof request may span.
@@ -123,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/governance", get(governance))
         .route("/v1/validators", get(validators))
         .route("/v1/deposits/{hostchain}/{tx}/{index}", get(deposit))
+        .route("/v1/cosignatures/{subject}", get(cosignatures))
         .route("/v1/proofs/commitment", get(commitment_proof))
         .merge(consensus)
         .with_state(state)
@@ -354,6 +355,24 @@ async fn deposit(
         .with_state(|s| (s.is_minted(&id), s.pending_mint(&id).to_vec()))
         .await;
     Ok(Json(DepositReply { minted, pending }))
+}
+
+async fn cosignatures(
+    State(app): State<AppState>,
+    Path(subject): Path<String>,
+) -> ApiResult<Json<CosignaturesReply>> {
+    let subject: Hash = subject
+        .trim_start_matches("0x")
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("subject: {e}")))?;
+    let signatures = app.chain.with_state(|s| s.cosignatures(&subject)).await;
+    Ok(Json(CosignaturesReply {
+        subject,
+        signatures: signatures
+            .into_iter()
+            .map(|(relayer, signature)| Cosigned { relayer, signature })
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -268,6 +268,14 @@ impl NodeClient {
         Ok(self.deposit(id).await?.minted)
     }
 
+    /// The relayers' signatures of the hostchain message with digest `subject`.
+    pub async fn cosignatures(
+        &self,
+        subject: &Hash,
+    ) -> Result<crate::node::wire::CosignaturesReply, ClientError> {
+        self.get_json(&format!("/v1/cosignatures/{subject}")).await
+    }
+
     /// Whether a deposit has been minted, and its attestations while it is not.
     pub async fn deposit(&self, id: &DepositId) -> Result<DepositReply, ClientError> {
         self.get_json(&format!(

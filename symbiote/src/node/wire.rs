@@ -124,6 +124,25 @@ pub struct DepositReply {
     pub pending: Vec<crate::state::PendingMint>,
 }
 
+/// `GET /v1/cosignatures/{subject}`: relayers' signatures of one hostchain message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CosignaturesReply {
+    /// The message's digest.
+    pub subject: crate::hash::Hash,
+    /// One entry per relayer.
+    pub signatures: Vec<Cosigned>,
+}
+
+/// One relayer's signature.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cosigned {
+    /// The relayer's symbiote key.
+    pub relayer: crate::crypto::PublicKey,
+    /// Its signature in the hostchain's scheme.
+    #[serde(with = "hex::serde")]
+    pub signature: Vec<u8>,
+}
+
 /// Any error reply.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorReply {
