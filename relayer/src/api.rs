@@ -36,6 +36,9 @@ pub struct ApiState {
     pub admin_token: Option<Arc<String>>,
     /// This replica's leases: which stages it runs.
     pub leases: Leases,
+    /// The hostchain adapters, by hostchain id (for what the hostchains' contracts hold).
+    pub adapters:
+        Arc<std::collections::BTreeMap<String, Arc<dyn chain_adapters::HostchainAdapter>>>,
 }
 
 /// An error reply with a message that names what is wrong.
@@ -74,6 +77,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/anchors/{id}", get(anchor))
         .route("/v1/proofs/{height}", get(proof_of))
         .route("/v1/replicas", get(replicas))
+        .route("/v1/governance", get(governance))
         .route("/v1/commitments", post(submit_commitment))
         .merge(crate::bridge::api::routes())
         .with_state(state)
@@ -203,6 +207,30 @@ async fn workers(store: &Store) -> Result<Vec<Value>, StoreError> {
             })
         })
         .collect())
+}
+
+/// The sets in force on the symbiote and the changes scheduled, with the relayer set each
+/// hostchain contract holds (which a rotation brings in line with the symbiote's).
+async fn governance(State(app): State<ApiState>) -> ApiResult<Json<Value>> {
+    let summary = app
+        .node
+        .governance()
+        .await
+        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("symbiote node: {e}")))?
+        .summary();
+    let mut contracts = serde_json::Map::new();
+    for (hostchain, adapter) in app.adapters.iter() {
+        if let Some(sets) = adapter.relayer_sets() {
+            contracts.insert(
+                hostchain.clone(),
+                match sets.contract_relayers().await {
+                    Ok(list) => json!(list),
+                    Err(e) => json!({"error": e.to_string()}),
+                },
+            );
+        }
+    }
+    Ok(Json(json!({"symbiote": summary, "contracts": contracts})))
 }
 
 /// This replica's own view of its roles: the truth about whether its stages run.

@@ -52,23 +52,28 @@
 //! PostgreSQL the database URL must reach the server directly or through a session pooler: a
 //! transaction pooler (PgBouncer `pool_mode = transaction`) moves sessions between clients.
 
+mod lock;
+mod names;
+
 use std::collections::BTreeMap;
-use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, Connection};
 use symbiote::types::SymbioteId;
 use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, now_ms};
+use lock::{OPEN_TIMEOUT, open_labelled, sessions_labelled, within};
 
-/// How long opening a lock session may take (a connection to the server, then its settings).
-const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+pub use lock::{LeaseError, LockKey, LockSession};
+pub use names::{
+    MAX_REPLICA_ID, ReplicaId, ReplicaIdError, ReplicaRow, Role, RoleState, WorkerRow,
+};
+
 /// How long a stage that lost its lease may take to finish its step before it is aborted. A
 /// step is a few RPC calls per open item, each with its own timeout.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,377 +81,12 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 const FENCE_POLL: Duration = Duration::from_millis(50);
 /// Replicas not heard of for this long are dropped from the `replicas` table.
 const FORGET_REPLICAS_AFTER_MS: i64 = 3_600_000;
-/// The longest replica id: `relayer <id>` must fit PostgreSQL's 63-byte `application_name`.
-pub const MAX_REPLICA_ID: usize = 48;
-
-/// Why a lease operation failed. Every one of them is retried: a standby tries again at its
-/// next check, a holder presumes its lease lost and stops its stage first.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    #[error("lock session for role {role}: {source}")]
-    Sql {
-        role: String,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error("lock session for role {role}: no answer to {what} within {ms} ms")]
-    Timeout {
-        role: String,
-        what: String,
-        ms: u128,
-    },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Why a replica id is refused.
-#[derive(Debug, thiserror::Error)]
-#[error("replica id '{0}': use 1 to {MAX_REPLICA_ID} ASCII letters, digits, '.', '_', '-' or ':'")]
-pub struct ReplicaIdError(String);
-
-/// This relayer process among the replicas sharing a database: named in the API, the logs,
-/// the `workers` table and PostgreSQL's `pg_stat_activity`. Must be unique among replicas.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct ReplicaId(String);
-
-impl ReplicaId {
-    /// Checks an id: 1 to [`MAX_REPLICA_ID`] characters, letters, digits, `.`, `_`, `-`, `:`.
-    pub fn new(id: &str) -> Result<ReplicaId, ReplicaIdError> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
-        if id.is_empty() || id.len() > MAX_REPLICA_ID || !id.chars().all(allowed) {
-            return Err(ReplicaIdError(id.to_string()));
-        }
-        Ok(ReplicaId(id.to_string()))
-    }
-
-    /// `<hostname>-<pid>`: unique among the live processes of one host, and hosts usually have
-    /// distinct names. A restarted process gets a new id.
-    pub fn for_this_process() -> ReplicaId {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_default();
-        let host: String = host
-            .trim()
-            .split('.')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-            .take(MAX_REPLICA_ID - 11)
-            .collect();
-        let host = if host.is_empty() {
-            "relayer".to_string()
-        } else {
-            host
-        };
-        ReplicaId(format!("{host}-{}", std::process::id()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The `application_name` of this replica's sessions; lock sessions append their role.
-    fn label(&self) -> String {
-        format!("relayer {}", self.0)
-    }
-}
-
-impl fmt::Display for ReplicaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A stage's exclusive job. Roles are named in code, not read from input.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Role(String);
-
-impl Role {
-    pub fn new(name: impl Into<String>) -> Role {
-        Role(name.into())
-    }
-
-    /// Follows the symbiote: writes `blocks` and the light-client state.
-    pub fn follower() -> Role {
-        Role::new("follower")
-    }
-
-    /// Cuts batches: writes `batches` and creates their anchors.
-    pub fn batcher() -> Role {
-        Role::new("batcher")
-    }
-
-    /// Drives the anchors of one hostchain.
-    pub fn anchorer(hostchain: &str) -> Role {
-        Role::new(format!("anchorer:{hostchain}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The advisory-lock key of a role of a symbiote: FNV-1a (64 bits) over a versioned prefix,
-/// the symbiote id and the role name. Persisted in effect: replicas of different versions must
-/// compute the same key for the same role, or both would hold it; change the prefix's version
-/// only together with the role names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LockKey(i64);
-
-impl LockKey {
-    pub fn new(symbiote: &SymbioteId, role: &Role) -> LockKey {
-        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut hash = OFFSET;
-        let parts: [&[u8]; 4] = [
-            b"symbiote-relayer lease v1\0",
-            symbiote.as_hash().as_bytes(),
-            b"\0",
-            role.as_str().as_bytes(),
-        ];
-        for byte in parts.into_iter().flatten() {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(PRIME);
-        }
-        LockKey(i64::from_be_bytes(hash.to_be_bytes()))
-    }
-
-    /// The key as PostgreSQL's `bigint`.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
-
-/// A role and the replica recorded as running it (the `workers` table).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct WorkerRow {
-    pub role: String,
-    pub replica: String,
-    /// When the replica started the stage (ms since the Unix epoch, its clock).
-    pub since: i64,
-    /// Its last successful lease check (ms; on SQLite, when it started).
-    pub heartbeat: i64,
-}
-
-/// A running replica (the `replicas` table).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReplicaRow {
-    pub replica: String,
-    /// When it started (ms since the Unix epoch, its clock).
-    pub started_at: i64,
-    /// Its last heartbeat (ms).
-    pub heartbeat: i64,
-}
-
-/// What this replica does about one role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum RoleState {
-    /// Waiting for the role (another replica holds it, or the database is out of reach).
-    Standby,
-    /// Running the stage since `since` (ms since the Unix epoch).
-    Active { since: i64 },
-}
-
-/// A dedicated PostgreSQL session that tries for, and then holds, one role's advisory lock.
-/// Dropping it closes the connection, which ends the session and frees the lock.
-pub struct LockSession {
-    /// The connection, detached from the store's pool.
-    conn: AnyConnection,
-    /// The role, for messages and for the `workers` row.
-    role: Role,
-    /// The lock.
-    key: LockKey,
-    /// Whether this session holds the lock. Advisory locks are re-entrant within a session:
-    /// taking it twice would need two unlocks, so a held lock is not taken again.
-    held: bool,
-}
-
-impl LockSession {
-    /// Opens a session for `role`'s lock, named `relayer <replica> <role>` in
-    /// `pg_stat_activity`, with a TCP keepalive that lets the server notice a dead peer within
-    /// about `check` + 3 s. Needs a PostgreSQL store.
-    pub async fn open(
-        store: &Store,
-        replica: &ReplicaId,
-        role: &Role,
-        key: LockKey,
-        check: Duration,
-    ) -> Result<LockSession, LeaseError> {
-        let mut label = format!("{} {role}", replica.label());
-        truncate(&mut label, 63);
-        let conn = open_labelled(store, role, &label, check).await?;
-        Ok(LockSession {
-            conn,
-            role: role.clone(),
-            key,
-            held: false,
-        })
-    }
-
-    fn sql(&self, source: sqlx::Error) -> LeaseError {
-        LeaseError::Sql {
-            role: self.role.to_string(),
-            source,
-        }
-    }
-
-    /// Takes the lock if it is free (`pg_try_advisory_lock`, which never waits); `true` if this
-    /// session holds it.
-    pub async fn try_acquire(&mut self) -> Result<bool, LeaseError> {
-        if self.held {
-            return Ok(true);
-        }
-        let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS held")
-            .bind(self.key.get())
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| self.sql(e))?;
-        self.held = row.try_get::<bool, _>("held").map_err(|e| self.sql(e))?;
-        Ok(self.held)
-    }
-
-    /// Whether this session holds the lock.
-    pub fn holds(&self) -> bool {
-        self.held
-    }
-
-    /// Records the holder through this session: the lease check. An error means the session
-    /// (and so the lock) may be gone.
-    async fn heartbeat(&mut self, replica: &ReplicaId, since: i64) -> Result<(), LeaseError> {
-        let row = WorkerRow {
-            role: self.role.to_string(),
-            replica: replica.to_string(),
-            since,
-            heartbeat: now_ms(),
-        };
-        Ok(Store::record_worker_on(&mut self.conn, &row).await?)
-    }
-
-    /// Whether `replica` has any session on this database: its lock sessions and the one of
-    /// [`Leases::presence`]. None: the process is dead (or cut off from the server entirely).
-    async fn present(&mut self, replica: &str) -> Result<bool, LeaseError> {
-        let label = format!("relayer {replica}");
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND (application_name = $1 OR starts_with(application_name, $2))",
-        )
-        .bind(&label)
-        .bind(format!("{label} "))
-        .fetch_one(&mut self.conn)
-        .await
-        .map_err(|e| self.sql(e))?;
-        Ok(row.try_get::<i64, _>("n").map_err(|e| self.sql(e))? > 0)
-    }
-
-    /// Forgets the `workers` row of `replica`, frees the lock and closes the session.
-    pub async fn release(mut self, replica: &ReplicaId) -> Result<(), LeaseError> {
-        if self.held {
-            Store::remove_worker_on(&mut self.conn, self.role.as_str(), replica.as_str()).await?;
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(self.key.get())
-                .execute(&mut self.conn)
-                .await
-                .map_err(|e| self.sql(e))?;
-        }
-        let role = self.role.clone();
-        self.conn.close().await.map_err(|source| LeaseError::Sql {
-            role: role.to_string(),
-            source,
-        })
-    }
-}
-
-/// A detached connection with `application_name` = `label` and a short TCP keepalive.
-async fn open_labelled(
-    store: &Store,
-    role: &Role,
-    label: &str,
-    check: Duration,
-) -> Result<AnyConnection, LeaseError> {
-    let sql = |source| LeaseError::Sql {
-        role: role.to_string(),
-        source,
-    };
-    let open = async {
-        let mut conn = store.dedicated_connection().await?;
-        let interval = check.as_secs().clamp(1, 60);
-        sqlx::query(
-            "SELECT set_config('application_name', $1, false), set_config('tcp_keepalives_idle', $2, false), set_config('tcp_keepalives_interval', $3, false), set_config('tcp_keepalives_count', '3', false)",
-        )
-        .bind(label)
-        .bind((interval * 2).to_string())
-        .bind(interval.to_string())
-        .execute(&mut conn)
-        .await
-        .map_err(sql)?;
-        Ok(conn)
-    };
-    within(role, "opening a session", OPEN_TIMEOUT, open).await
-}
-
-/// How many sessions on this database are named exactly `label`.
-async fn sessions_labelled(
-    conn: &mut AnyConnection,
-    label: &str,
-    role: &Role,
-) -> Result<i64, LeaseError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
-    )
-    .bind(label)
-    .fetch_one(conn)
-    .await
-    .and_then(|row| row.try_get::<i64, _>("n"))
-    .map_err(|source| LeaseError::Sql {
-        role: role.to_string(),
-        source,
-    })?;
-    Ok(row)
-}
 
 /// Sleeps `duration`; `false` if `shutdown` comes first.
 async fn pause(shutdown: &CancellationToken, duration: Duration) -> bool {
     tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = tokio::time::sleep(duration) => true,
-    }
-}
-
-/// `future`, or a [`LeaseError::Timeout`] after `limit`.
-async fn within<T>(
-    role: &Role,
-    what: &str,
-    limit: Duration,
-    future: impl Future<Output = Result<T, LeaseError>>,
-) -> Result<T, LeaseError> {
-    tokio::time::timeout(limit, future)
-        .await
-        .unwrap_or_else(|_| {
-            Err(LeaseError::Timeout {
-                role: role.to_string(),
-                what: what.to_string(),
-                ms: limit.as_millis(),
-            })
-        })
-}
-
-fn truncate(text: &mut String, max: usize) {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
     }
 }
 
@@ -530,7 +170,7 @@ impl Leases {
     pub async fn presence(self, shutdown: CancellationToken) {
         let role = Role::new("presence");
         let mut session: Option<AnyConnection> = None;
-        let mut warned_duplicate = false;
+        let mut checked_duplicate = false;
         loop {
             let row = ReplicaRow {
                 replica: self.inner.replica.to_string(),
@@ -544,11 +184,12 @@ impl Leases {
                         let label = self.inner.replica.label();
                         let mut conn =
                             open_labelled(&self.inner.store, &role, &label, self.check()).await?;
-                        if !warned_duplicate
-                            && sessions_labelled(&mut conn, &label, &role).await? > 1
-                        {
-                            warned_duplicate = true;
-                            tracing::error!(replica = %self.inner.replica, "another running relayer uses this replica id: give each replica its own `[replica] id`");
+                        // Only at the first open: a session of ours that just broke may linger.
+                        if !checked_duplicate {
+                            checked_duplicate = true;
+                            if sessions_labelled(&mut conn, &label, &role).await? > 1 {
+                                tracing::error!(replica = %self.inner.replica, "another running relayer uses this replica id: give each replica its own `[replica] id`");
+                            }
                         }
                         session = Some(conn);
                     }
@@ -920,44 +561,5 @@ impl Worker {
             // The session is dropped either way, which frees the lock on the server.
             tracing::warn!(role = %self.role, error = %e, "releasing the role failed");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replica_ids_are_checked() {
-        assert!(ReplicaId::new("relayer-a").is_ok());
-        assert!(ReplicaId::new("eu-west-1:node_2.b").is_ok());
-        assert!(ReplicaId::new("").is_err());
-        assert!(ReplicaId::new("two words").is_err());
-        assert!(ReplicaId::new(&"x".repeat(MAX_REPLICA_ID + 1)).is_err());
-        let own = ReplicaId::for_this_process();
-        assert!(ReplicaId::new(own.as_str()).is_ok(), "{own}");
-        assert!(own.as_str().ends_with(&format!("-{}", std::process::id())));
-    }
-
-    #[test]
-    fn lock_keys_are_stable_and_distinct() {
-        let symbiote = SymbioteId::from_name("test");
-        let follower = LockKey::new(&symbiote, &Role::follower());
-        // The key is shared by every version of the relayer: it must never change.
-        let fixed = SymbioteId::from_hash(symbiote::hash::Hash([7; 32]));
-        assert_eq!(
-            LockKey::new(&fixed, &Role::follower()).get(),
-            4_622_871_593_563_313_863
-        );
-        assert_eq!(follower, LockKey::new(&symbiote, &Role::new("follower")));
-        assert_ne!(follower, LockKey::new(&symbiote, &Role::batcher()));
-        assert_ne!(
-            follower,
-            LockKey::new(&SymbioteId::from_name("other"), &Role::follower())
-        );
-        assert_ne!(
-            LockKey::new(&symbiote, &Role::anchorer("evm-1")),
-            LockKey::new(&symbiote, &Role::anchorer("evm-2"))
-        );
     }
 }

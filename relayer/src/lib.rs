@@ -221,6 +221,7 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
         hostchains: Arc::new(kinds),
         admin_token: config.admin_token()?.map(Arc::new),
         leases,
+        adapters: Arc::new(adapters.clone()),
     });
     let stop = shutdown.clone();
     tasks.spawn(async move {

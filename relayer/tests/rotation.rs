@@ -157,8 +157,10 @@ async fn a_rotation_voted_on_the_symbiote_reaches_the_contracts_with_the_old_set
     // The two relayers of the old set, each with its own key and database.
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut processes = Vec::new();
+    let mut apis = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let port = ports::free_port().unwrap();
+        apis.push(format!("http://127.0.0.1:{port}"));
         let config = dir.path().join("relayer.toml");
         std::fs::write(
             &config,
@@ -264,6 +266,32 @@ confirmations = 1
         .await;
     }
     let voted = Instant::now();
+    // The change is shown as scheduled, by the symbiote's CLI and by the relayer's API, with
+    // the set each contract holds now.
+    let out = Command::new(symbiote_bin())
+        .args(["governance", "--node", &net.url(1)])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["scheduled"][0]["activation"], activation, "{shown}");
+    assert!(
+        shown["scheduled"][0]["change"]["relayers"].is_object(),
+        "{shown}"
+    );
+    let api: serde_json::Value = reqwest::get(format!("{}/v1/governance", apis[0]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    if api["symbiote"]["height"].as_u64().unwrap() < activation {
+        assert_eq!(
+            api["symbiote"]["scheduled"][0]["activation"], activation,
+            "{api}"
+        );
+    }
+    let held = &api["contracts"]["evm-31337"];
+    assert_eq!(held.as_array().unwrap().len(), 2, "{api}");
 
     // Both contracts follow, signed by both members of the old set.
     let new_addresses = vec![old[1].address(), newcomer.address()];
@@ -290,6 +318,22 @@ confirmations = 1
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let reached = node.head().await.unwrap().height.get();
+    let api: serde_json::Value = reqwest::get(format!("{}/v1/governance", apis[1]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expected: Vec<String> = new_addresses.iter().map(|a| format!("{a:#x}")).collect();
+    for contract in api["contracts"]["evm-31337"].as_array().unwrap() {
+        let members: Vec<String> = serde_json::from_value(contract["members"].clone()).unwrap();
+        assert_eq!(members, expected, "{api}");
+        assert_eq!(contract["nonce"], 1, "{api}");
+    }
+    assert!(
+        api["symbiote"]["scheduled"].as_array().unwrap().is_empty(),
+        "{api}"
+    );
     assert!(
         reached >= activation,
         "rotated before the activation height"

@@ -99,6 +99,13 @@ enum Command {
         #[arg(long)]
         reject: bool,
     },
+    /// Show the sets in force (hostchains, relayers, validators), the approved changes
+    /// waiting for their activation height, and the open proposals.
+    Governance {
+        /// The node's API URL.
+        #[arg(long, env = "SYMBIOTE_NODE", default_value = "http://127.0.0.1:7000")]
+        node: String,
+    },
     /// Show a node's head and governance state.
     Status {
         /// The node's API URL.
@@ -443,5 +450,10 @@ async fn main() -> Result<()> {
             .await
         }
         Command::Status { node } => status(&node).await,
+        Command::Governance { node } => {
+            let summary = NodeClient::new(&node).governance().await?.summary();
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(())
+        }
     }
 }

@@ -104,6 +104,75 @@ pub struct GovernanceReply {
     pub proposals: Vec<Proposal>,
 }
 
+/// A change approved by governance that is not in force yet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScheduledChange {
+    /// The proposal.
+    pub proposal: crate::tx::ProposalId,
+    /// The first height it is in force.
+    pub activation: Height,
+    /// What changes.
+    pub change: crate::tx::GovernanceChange,
+}
+
+/// The sets in force and what is scheduled: what an operator or a governance participant wants
+/// to see (`symbiote governance`, the relayer's `/v1/governance`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GovernanceSummary {
+    /// The height the answer is at.
+    pub height: Height,
+    /// The hostchain set in force, and since which height.
+    pub hostchains: (Height, Vec<HostchainId>),
+    /// The relayer set in force, and since which height.
+    pub relayers: (Height, RelayerSet),
+    /// The validator set in force, and since which height.
+    pub validators: (Height, ValidatorSet),
+    /// Approved changes waiting for their activation height, soonest first.
+    pub scheduled: Vec<ScheduledChange>,
+    /// Proposals still collecting votes.
+    pub open: Vec<Proposal>,
+}
+
+impl GovernanceReply {
+    /// The sets in force and the scheduled changes.
+    pub fn summary(&self) -> GovernanceSummary {
+        fn current<T: Clone>(history: &History<T>) -> (Height, T) {
+            history
+                .iter()
+                .last()
+                .map(|(h, t)| (h, t.clone()))
+                .unwrap_or((Height::new(0), history.genesis.clone()))
+        }
+        let mut scheduled: Vec<ScheduledChange> = self
+            .proposals
+            .iter()
+            .filter(|p| {
+                p.status == crate::governance::ProposalStatus::Approved
+                    && p.activation > self.height
+            })
+            .map(|p| ScheduledChange {
+                proposal: p.id,
+                activation: p.activation,
+                change: p.change.clone(),
+            })
+            .collect();
+        scheduled.sort_by_key(|s| s.activation);
+        GovernanceSummary {
+            height: self.height,
+            hostchains: current(&self.hostchains),
+            relayers: current(&self.relayers),
+            validators: current(&self.validators),
+            scheduled,
+            open: self
+                .proposals
+                .iter()
+                .filter(|p| p.status == crate::governance::ProposalStatus::Open)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// `GET /v1/proofs/commitment?from&to&height`: a commitment over finalized blocks
 /// `from..=to` and the proof that block `height` is in it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
