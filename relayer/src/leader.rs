@@ -21,6 +21,10 @@
 //! of handed-out nonces, the Bitcoin adapter's coin reservations): a crash wipes that memory, an
 //! abort inside a live process does not.
 //!
+//! Here: the election loop ([`run_while_leader`]) and the replica's presence ([`Leases`]);
+//! `leader/lock.rs`: the lock session and its key; `leader/names.rs`: replica ids, roles and
+//! the rows of the `workers` and `replicas` tables.
+//!
 //! # Why advisory locks and not a lease row with an expiry
 //! A lease row needs clocks: the holder writes "mine until T" and the others compare T with
 //! their own clocks, so a skewed clock lets two replicas act at once, and a dead holder blocks

@@ -29,7 +29,8 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
-use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge};
+use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge, typed};
+use chain_adapters::evm::{EvmAdapter, EvmConfig};
 use chain_adapters::solana::deposits::recipient_memo;
 use chain_adapters::solana::keys;
 use devnet::process::NodeProcess;
@@ -965,6 +966,93 @@ vault_key_file = "vault.json"
         history.contains(&"queued"),
         "the large release was not queued: {detail}"
     );
+
+    // ---- EVM limits: the bridge's large-transfer rule queues a release; the relayers see it
+    // queued (visible in the API) and pay it with `executeQueued` once its delay has passed.
+    let admins: Vec<EvmAdapter> = (0..2)
+        .map(|i| {
+            let config = EvmConfig::from_value(serde_json::json!({
+                "rpc_url": anvil.rpc_url(),
+                "key_file": net.dir().join(format!("relayer-{i}.evm.key")),
+                "anchor_contract": anchors[i].to_string(),
+                "bridge_contract": bridge.to_string(),
+            }))
+            .unwrap();
+            EvmAdapter::new(HostchainId::new(EVM).unwrap(), config).unwrap()
+        })
+        .collect();
+    let limit = typed::SetLimit {
+        token: Address::ZERO,
+        dailyCap: U256::ZERO,
+        largeTransferThreshold: U256::from(ETHER / 5),
+        delaySeconds: U256::from(3_600),
+        nonce: admins[0].admin_nonce().await.unwrap(),
+    };
+    let digest = admins[0].bridge_admin_digest(&limit).await.unwrap();
+    let mut signatures = Vec::new();
+    for admin in &admins {
+        signatures.push(admin.sign_bridge_admin(&limit).await.unwrap());
+    }
+    let ordered =
+        chain_adapters::evm::anchor::ordered_signatures(&digest, &signatures, &relayer_addresses);
+    send(SymbioteBridge::new(bridge, &deployer).setLimit(
+        limit.token,
+        limit.dailyCap,
+        limit.largeTransferThreshold,
+        limit.delaySeconds,
+        limit.nonce,
+        ordered,
+    ))
+    .await;
+    let patient = PrivateKeySigner::random().address();
+    let big = burn(
+        &node,
+        &user,
+        symbiote_id,
+        EVM,
+        "native",
+        3 * ETHER / 10,
+        &patient.to_string(),
+    )
+    .await;
+    let queued = wait_for(
+        "the large EVM release queued by the bridge",
+        &[&relayers[0], &relayers[1]],
+        || async {
+            let rows = relayers[0].get("/v1/queued").await?;
+            rows.as_array()?
+                .iter()
+                .find(|r| r["release"]["nonce"] == big.get())
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(queued["release"]["state"], "queued_on_chain", "{queued}");
+    assert!(
+        queued["release"]["release_after"].as_i64().unwrap() > 0,
+        "{queued}"
+    );
+    assert_eq!(deployer.get_balance(patient).await.unwrap(), U256::ZERO);
+    anvil
+        .call("evm_increaseTime", serde_json::json!([3_601]))
+        .await
+        .unwrap();
+    wait_for(
+        "the queued EVM release paid",
+        &[&relayers[0], &relayers[1]],
+        || async {
+            (deployer.get_balance(patient).await.ok()? == U256::from(3 * ETHER / 10)).then_some(())
+        },
+    )
+    .await;
+    for relayer in &relayers {
+        wait_for(
+            "the queued release recorded as released",
+            &[relayer],
+            || async { (release_state(relayer, big).await? == "released").then_some(()) },
+        )
+        .await;
+    }
 
     miner.abort();
     drop(net);

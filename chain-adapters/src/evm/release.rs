@@ -7,6 +7,7 @@
 //! paid twice; `isReleased` says whether the nonce is consumed.
 
 use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
 use alloy::sol_types::{SolCall, SolStruct};
 use async_trait::async_trait;
 use symbiote::types::{Amount, Nonce, TokenId};
@@ -207,6 +208,23 @@ impl Releaser for EvmAdapter {
             })?,
             released_in_window: amount(window, "releasedInWindow")?,
         }))
+    }
+
+    /// The latest block's timestamp: the bridge compares `releaseAfter` with it.
+    async fn hostchain_time(&self) -> AdapterResult<Option<u64>> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| {
+                self.rpc_err(
+                    "eth_getBlockByNumber latest",
+                    &e,
+                    ErrorKind::InvalidResponse,
+                )
+            })?
+            .ok_or_else(|| self.err(ErrorKind::InvalidResponse, "the node has no latest block"))?;
+        Ok(Some(block.header.timestamp))
     }
 
     /// `executeQueued(nonce)`: the gas estimate executes it, so a release that is not queued

@@ -364,8 +364,13 @@ impl ReleaseStage {
                 if self.settled(row).await? {
                     return Ok(());
                 }
+                // The bridge's delay runs on the hostchain's clock.
                 let due = row.release_after.unwrap_or(0);
-                if now_ms() / 1000 < due {
+                let now = match self.adapter_releaser()?.hostchain_time().await? {
+                    Some(time) => i64::try_from(time).unwrap_or(i64::MAX),
+                    None => now_ms() / 1000,
+                };
+                if now < due {
                     return Ok(());
                 }
                 let tx = self

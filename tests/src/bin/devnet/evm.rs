@@ -62,8 +62,8 @@ fn wallet(url: &str, key: PrivateKeySigner) -> Result<DynProvider> {
 
 /// Reads an EVM key file (64 hex digits, `0x` optional).
 pub fn read_key(path: &Path) -> Result<PrivateKeySigner> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     PrivateKeySigner::from_str(text.trim())
         .with_context(|| format!("{} is not a secp256k1 key", path.display()))
 }
@@ -146,10 +146,7 @@ impl Contracts {
             .await
             .context("waiting for the deposit's receipt")?;
         if !receipt.status() {
-            bail!(
-                "the deposit {} reverted",
-                receipt.transaction_hash
-            );
+            bail!("the deposit {} reverted", receipt.transaction_hash);
         }
         Ok(Mined {
             hash: receipt.transaction_hash,

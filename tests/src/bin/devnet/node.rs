@@ -86,7 +86,9 @@ impl Node {
         hostchain: &str,
         token: &str,
     ) -> Option<u128> {
-        let reply = self.get(&format!("/v1/accounts/{}", account.public)).await?;
+        let reply = self
+            .get(&format!("/v1/accounts/{}", account.public))
+            .await?;
         let balances = reply["balances"].as_array()?;
         let amount = balances.iter().find_map(|b| {
             let wrapped = &b["asset"]["wrapped"];

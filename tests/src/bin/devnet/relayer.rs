@@ -163,7 +163,8 @@ impl Relayer {
             .arg(config)
             .arg("run")
             .env("RUST_LOG", "info,sqlx=warn");
-        let process = NodeProcess::spawn("relayer", command, log).context("starting the relayer")?;
+        let process =
+            NodeProcess::spawn("relayer", command, log).context("starting the relayer")?;
         Ok(Relayer {
             binary: binary.to_path_buf(),
             config: config.to_path_buf(),
