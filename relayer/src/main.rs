@@ -194,6 +194,22 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Status => {
+            // The running relayer's own answer when it is up (it knows which stages this
+            // replica runs); the store's summary otherwise.
+            if let Some(summary) = running_status(&config).await {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+                return Ok(());
+            }
+            eprintln!(
+                "the relayer's API at {} does not answer: showing the summary from its database",
+                config.api.listen
+            );
+            if let Some(path) = config.database.url.strip_prefix("sqlite://") {
+                let path = path.split('?').next().unwrap_or(path);
+                if !std::path::Path::new(path).exists() {
+                    bail!("no relayer database at {path} (database.url in {file})");
+                }
+            }
             let genesis = relayer::load_genesis(&config)?;
             let store = Store::open(&config.database.url).await?;
             let kinds: Vec<(String, String)> = config
@@ -206,4 +222,25 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `/v1/status` of the relayer running with this configuration, if it answers.
+async fn running_status(config: &Config) -> Option<serde_json::Value> {
+    let mut address = config.api.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let response = client
+        .get(format!("http://{address}/v1/status"))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
 }

@@ -1054,6 +1054,20 @@ vault_key_file = "vault.json"
         .await;
     }
 
+    // `relayer status` shows what the API shows (it asks the running relayer).
+    let (ok, out, err) = relayers[1].cli(&["status"]);
+    assert!(ok, "{err}");
+    let cli: Value = serde_json::from_str(&out).unwrap();
+    let api = relayers[1].get("/v1/status").await.unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&cli), keys(&api));
+    assert_eq!(cli["bridge"], api["bridge"]);
+    assert_eq!(cli["replica"], api["replica"]);
+    assert!(
+        cli["bridge"]["releases"][EVM]["released"].as_u64().unwrap() >= 4,
+        "{cli}"
+    );
+
     miner.abort();
     drop(net);
 }

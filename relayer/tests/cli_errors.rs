@@ -78,6 +78,13 @@ fn a_bad_configuration_names_the_file_and_the_key() {
     let (ok, err) = relayer(&dir.path().join("missing.toml"), &["status"]);
     assert!(!ok);
     assert!(err.contains("missing.toml"), "{err}");
+
+    // No relayer running and no database: said so, and no empty database is created.
+    let path = config(dir.path(), "");
+    let (ok, err) = relayer(&path, &["status"]);
+    assert!(!ok);
+    assert!(err.contains("no relayer database"), "{err}");
+    assert!(!dir.path().join("relayer.sqlite").exists());
 }
 
 #[test]
