@@ -750,9 +750,18 @@ impl Store {
 
     /// Anchor counts by (hostchain, state).
     pub async fn anchor_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT hostchain, state, COUNT(*) AS n FROM anchors GROUP BY hostchain, state",
-        )
+        self.state_counts("anchors").await
+    }
+
+    /// Row counts of `table` (one of this store's tables with `hostchain` and `state` columns)
+    /// by (hostchain, state).
+    pub(crate) async fn state_counts(
+        &self,
+        table: &'static str,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT hostchain, state, COUNT(*) AS n FROM {table} GROUP BY hostchain, state"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -29,6 +29,7 @@ use chain_adapters::AdapterError;
 use symbiote::crypto::Keypair;
 use symbiote::node::client::{ClientError, NodeClient};
 use symbiote::types::SymbioteId;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::scout::{ReportError, ScoutPolicy};
@@ -102,6 +103,36 @@ impl BridgeContext {
             policy,
             config,
             metrics,
+        }
+    }
+}
+
+/// Runs `step` every poll interval until `shutdown`, backing off exponentially while it fails;
+/// failures are logged and counted for `hostchain` as `what`.
+pub(crate) async fn run_stage<F, Fut>(
+    ctx: &BridgeContext,
+    what: &'static str,
+    hostchain: &str,
+    shutdown: CancellationToken,
+    mut step: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), BridgeError>>,
+{
+    let mut backoff = Backoff::default();
+    loop {
+        let wait = match step().await {
+            Ok(()) => backoff.reset(ctx.config.poll_interval()),
+            Err(e) => {
+                ctx.metrics.rpc_error(hostchain, e.kind());
+                let wait = backoff.fail(ctx.config.poll_interval());
+                tracing::warn!(hostchain, stage = what, error = %e, retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "bridge stage step failed");
+                wait
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -112,21 +112,9 @@ impl RotationStage {
 
     /// Runs until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = super::Backoff::default();
-        loop {
-            let wait = match self.step().await {
-                Ok(()) => backoff.reset(self.ctx.config.poll_interval()),
-                Err(e) => {
-                    self.ctx.metrics.rpc_error(&self.hostchain, e.kind());
-                    let wait = backoff.fail(self.ctx.config.poll_interval());
-                    tracing::warn!(hostchain = %self.hostchain, error = %e, retry_in_ms = wait.as_millis() as u64, "rotation step failed");
-                    wait
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
+        super::run_stage(&self.ctx, "rotation", &self.hostchain, shutdown, || {
+            self.step()
+        })
+        .await
     }
 }

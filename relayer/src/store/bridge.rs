@@ -435,20 +435,7 @@ impl Store {
 
     /// Deposit counts by (hostchain, state).
     pub async fn deposit_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT hostchain, state, COUNT(*) AS n FROM deposits GROUP BY hostchain, state",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("hostchain")?,
-                    r.try_get("state")?,
-                    uint(r.try_get("n")?)?,
-                ))
-            })
-            .collect()
+        self.state_counts("deposits").await
     }
 
     // ---- releases ----
@@ -684,20 +671,7 @@ impl Store {
 
     /// Release counts by (hostchain, state).
     pub async fn release_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT hostchain, state, COUNT(*) AS n FROM releases GROUP BY hostchain, state",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("hostchain")?,
-                    r.try_get("state")?,
-                    uint(r.try_get("n")?)?,
-                ))
-            })
-            .collect()
+        self.state_counts("releases").await
     }
 
     // ---- scout reports ----
