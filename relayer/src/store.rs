@@ -364,6 +364,7 @@ impl Store {
         commitment: &Commitment,
         aggregate: &Aggregate,
         foreign: &[i64],
+        reports: &[String],
         hostchains: &[HostchainId],
     ) -> Result<i64, StoreError> {
         let now = now_ms();
@@ -394,6 +395,13 @@ impl Store {
             sqlx::query("UPDATE foreign_commitments SET batch_id = $1 WHERE id = $2")
                 .bind(batch)
                 .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for hash in reports {
+            sqlx::query("UPDATE scout_reports SET batch_id = $1 WHERE hash = $2")
+                .bind(batch)
+                .bind(hash)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chain_adapters::{Inclusion, PreparedTx};
-use relayer::store::{AnchorState, Store};
+use relayer::store::{AnchorState, ReportRow, Store};
 use symbiote::certificate::QuorumCertificate;
 use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::hash::Hash;
@@ -52,15 +52,42 @@ async fn exercise(url: &str) {
     let pending = store.pending_foreign().await.unwrap();
     assert_eq!(pending.len(), 1);
 
+    // A scout report waits for the next batch too.
+    let report = ReportRow {
+        hash: "ab".repeat(32),
+        hostchain: "evm-31337".into(),
+        address: "0x00000000000000000000000000000000000000aa".into(),
+        block: 9,
+        verdict: "malicious".into(),
+        nonce: Some(3),
+        report: "{}".into(),
+        created_at: 1,
+    };
+    store.add_report(&report).await.unwrap();
+    store.add_report(&report).await.unwrap();
+    assert_eq!(
+        store.unbatched_reports(10).await.unwrap(),
+        vec![report.hash.clone()]
+    );
+    assert_eq!(store.report_batch(&report.hash).await.unwrap(), None);
+
     let first = commitment(own, 1, 10);
     let aggregate = Aggregate {
         commitments: vec![first.hash(), foreign.hash()],
     };
     let batch = store
-        .create_batch(&first, &aggregate, &[pending[0].0], &chains)
+        .create_batch(
+            &first,
+            &aggregate,
+            &[pending[0].0],
+            std::slice::from_ref(&report.hash),
+            &chains,
+        )
         .await
         .unwrap();
     assert!(store.pending_foreign().await.unwrap().is_empty());
+    assert!(store.unbatched_reports(10).await.unwrap().is_empty());
+    assert_eq!(store.report_batch(&report.hash).await.unwrap(), Some(batch));
     assert_eq!(store.last_batched_height().await.unwrap(), 10);
     let (stored, stored_aggregate) = store.batch_contents(batch).await.unwrap().unwrap();
     assert_eq!(stored, first);
@@ -76,6 +103,7 @@ async fn exercise(url: &str) {
             &Aggregate {
                 commitments: vec![second.hash()],
             },
+            &[],
             &[],
             &chains[..1],
         )

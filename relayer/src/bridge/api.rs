@@ -97,6 +97,10 @@ async fn releases(
 /// A release with its history and report.
 async fn detail(store: &Store, row: ReleaseRow) -> Result<Value, StoreError> {
     let history = store.release_history(row.nonce).await?;
+    let report_batch = match row.report_hash.as_deref() {
+        Some(hash) => store.report_batch(hash).await?,
+        None => None,
+    };
     let report = match row.report_hash.as_deref() {
         Some(hash) => store
             .report(hash)
@@ -104,7 +108,12 @@ async fn detail(store: &Store, row: ReleaseRow) -> Result<Value, StoreError> {
             .and_then(|r| serde_json::from_str::<Value>(&r.report).ok()),
         None => None,
     };
-    Ok(json!({"release": row, "history": history, "report": report}))
+    Ok(json!({
+        "release": row,
+        "history": history,
+        "report": report,
+        "report_batch": report_batch,
+    }))
 }
 
 async fn release(

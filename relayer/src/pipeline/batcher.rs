@@ -1,6 +1,6 @@
 //! The batcher: cuts the followed blocks into batches by policy (every N blocks, or when the
 //! oldest waiting block has waited T seconds; at most M blocks), builds the commitment and the
-//! aggregate (with pending foreign commitments), and creates one anchor per hostchain of the set
+//! aggregate (with pending foreign commitments and the hashes of new scout reports), and creates one anchor per hostchain of the set
 //! active at the batch's last block, all in one database transaction.
 
 use std::time::Duration;
@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::BatchPolicy;
 use crate::store::{Store, StoreError, now_ms};
+
+/// The most scout reports one aggregate carries (more wait for the next batch).
+const MAX_REPORTS_PER_BATCH: i64 = 1_000;
 
 /// Why a batch could not be cut.
 #[derive(Debug, thiserror::Error)]
@@ -127,14 +130,23 @@ impl Batcher {
         let foreign = self.store.pending_foreign().await?;
         let mut commitments = vec![commitment.hash()];
         commitments.extend(foreign.iter().map(|(_, c)| c.hash()));
+        // Scout reports ride along, so that the evidence of every verdict is anchored.
+        let reports = self.store.unbatched_reports(MAX_REPORTS_PER_BATCH).await?;
+        for report in &reports {
+            commitments.push(
+                report
+                    .parse()
+                    .map_err(|e| err(format!("stored report hash {report}: {e}")))?,
+            );
+        }
         let aggregate = Aggregate { commitments };
         let hostchains = self.hostchains_at(Height::new(to)).await?;
         let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
         let batch = self
             .store
-            .create_batch(&commitment, &aggregate, &ids, &hostchains)
+            .create_batch(&commitment, &aggregate, &ids, &reports, &hostchains)
             .await?;
-        tracing::info!(batch, from, to, foreign = ids.len(), root = %aggregate.root(), "batch cut");
+        tracing::info!(batch, from, to, foreign = ids.len(), reports = reports.len(), root = %aggregate.root(), "batch cut");
         Ok(Some(batch))
     }
 

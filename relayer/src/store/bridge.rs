@@ -695,6 +695,32 @@ impl Store {
         Ok(())
     }
 
+    /// Hashes of reports no batch carries yet, oldest first (at most `limit`).
+    pub async fn unbatched_reports(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash FROM scout_reports WHERE batch_id IS NULL ORDER BY created_at, hash \
+             LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("hash")?))
+            .collect()
+    }
+
+    /// The batch whose aggregate carries report `hash`, if one does yet.
+    pub async fn report_batch(&self, hash: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT batch_id FROM scout_reports WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<Option<i64>, _>("batch_id"))
+            .transpose()?
+            .flatten())
+    }
+
     /// A report by its hash (0x-hex or hex).
     pub async fn report(&self, hash: &str) -> Result<Option<ReportRow>, StoreError> {
         let row = sqlx::query(
