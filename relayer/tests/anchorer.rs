@@ -129,7 +129,13 @@ async fn stuck_replaced_reorged_resent_dropped_reprepared_then_final() {
         commitments: vec![commitment.hash()],
     };
     let batch = store
-        .create_batch(&commitment, &aggregate, &[], &[], std::slice::from_ref(&chain))
+        .create_batch(
+            &commitment,
+            &aggregate,
+            &[],
+            &[],
+            std::slice::from_ref(&chain),
+        )
         .await
         .unwrap();
     let script = Arc::new(Mutex::new(Script::default()));

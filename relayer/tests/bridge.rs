@@ -18,34 +18,30 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::str::FromStr;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge, typed};
 use chain_adapters::evm::{EvmAdapter, EvmConfig};
 use chain_adapters::solana::deposits::recipient_memo;
 use chain_adapters::solana::keys;
-use devnet::process::NodeProcess;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use devnet::{Anvil, SolanaValidator, ports};
 use serde_json::Value;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::signature::{Keypair as SolKeypair, Signer};
+use support::{RelayerProcess, evm_key, govern, send, submit, symbiote_bin, wait_for, wallet};
 use symbiote::crypto::Keypair;
 use symbiote::node::client::NodeClient;
-use symbiote::node::wire::TxStatusReply;
 use symbiote::state::WithdrawalStatus;
-use symbiote::tx::{Asset, GovernanceChange, ProposalId, SignedTransaction, Transaction};
-use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, TokenId};
+use symbiote::tx::{Asset, GovernanceChange, SignedTransaction, Transaction};
+use symbiote::types::{Amount, HostAddress, HostchainId, Nonce, TokenId};
 
 sol!(
     #[sol(rpc)]
@@ -78,127 +74,13 @@ sol!(
     "../contracts/artifacts/Forwarder.json"
 );
 
-const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 const TIMEOUT: Duration = Duration::from_secs(300);
+/// How often a wait polls the relayers, the symbiote and the hostchains.
+const POLL: Duration = Duration::from_millis(300);
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const SOL: u64 = 1_000_000_000;
 const EVM: &str = "evm-31337";
 const SOLANA: &str = "solana-local";
-
-fn symbiote_bin() -> PathBuf {
-    let bin = Path::new(RELAYER).parent().unwrap().join("symbiote");
-    assert!(
-        bin.exists(),
-        "build the symbiote binary first (cargo build -p symbiote): {}",
-        bin.display()
-    );
-    bin
-}
-
-struct Relayer {
-    dir: PathBuf,
-    config: PathBuf,
-    api: String,
-    process: Option<NodeProcess>,
-}
-
-impl Relayer {
-    fn start(&mut self) {
-        let mut command = Command::new(RELAYER);
-        command
-            .arg("--config")
-            .arg(&self.config)
-            .arg("run")
-            .env("RUST_LOG", "info,sqlx=warn");
-        self.process =
-            Some(NodeProcess::spawn("relayer", command, &self.dir.join("relayer.log")).unwrap());
-    }
-
-    fn kill(&mut self) {
-        self.process = None;
-    }
-
-    fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(RELAYER)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let response = reqwest::get(format!("{}{path}", self.api)).await.ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        response.json().await.ok()
-    }
-
-    async fn text(&self, path: &str) -> String {
-        reqwest::get(format!("{}{path}", self.api))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    fn log(&self) -> String {
-        devnet::process::log_tail(&self.dir.join("relayer.log"))
-    }
-}
-
-/// Polls `check` until it gives a value; fails with `what` and the relayers' logs.
-async fn wait_for<T, F, Fut>(what: &str, relayers: &[&Relayer], mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        if started.elapsed() > TIMEOUT {
-            let logs: Vec<String> = relayers.iter().map(|r| r.log()).collect();
-            panic!(
-                "timed out waiting for {what}; relayer logs:\n{}",
-                logs.join("\n----\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-/// Signs and submits a transaction of `key`, and waits until it is in a block.
-async fn submit(
-    node: &NodeClient,
-    key: &Keypair,
-    symbiote: symbiote::types::SymbioteId,
-    body: Transaction,
-) {
-    let nonce = node.account(&key.public()).await.unwrap().nonce;
-    let tx = SignedTransaction::sign(key, symbiote, nonce, body);
-    node.submit(&tx).await.unwrap();
-    let hash = tx.hash();
-    let started = Instant::now();
-    while !matches!(
-        node.tx_status(&hash).await.unwrap(),
-        TxStatusReply::Included { .. }
-    ) {
-        assert!(
-            started.elapsed() < TIMEOUT,
-            "transaction {hash} not included"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn balance(node: &NodeClient, key: &Keypair, hostchain: &str, token: &str) -> Amount {
     let wanted = Asset::Wrapped {
@@ -214,24 +96,6 @@ async fn balance(node: &NodeClient, key: &Keypair, hostchain: &str, token: &str)
         .map_or(Amount::ZERO, |b| b.amount)
 }
 
-fn evm_key(path: &Path) -> PrivateKeySigner {
-    PrivateKeySigner::from_str(std::fs::read_to_string(path).unwrap().trim()).unwrap()
-}
-
-fn wallet(anvil: &Anvil, key: PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(anvil.rpc_url().parse().unwrap())
-        .erased()
-}
-
-async fn send<P: Provider, D: alloy::contract::CallDecoder>(
-    call: alloy::contract::CallBuilder<P, D>,
-) {
-    let receipt = call.send().await.unwrap().get_receipt().await.unwrap();
-    assert!(receipt.status(), "transaction reverted: {receipt:?}");
-}
-
 async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64) {
     let signature = rpc.request_airdrop(to, lamports).await.unwrap();
     let started = Instant::now();
@@ -245,67 +109,29 @@ async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64
 async fn burn(
     node: &NodeClient,
     user: &Keypair,
-    symbiote: symbiote::types::SymbioteId,
     hostchain: &str,
     token: &str,
     amount: u128,
     destination: &str,
 ) -> Nonce {
     let before = node.withdrawals(Nonce::new(1), 1_000).await.unwrap().len();
-    submit(
-        node,
-        user,
-        symbiote,
-        Transaction::Burn {
-            hostchain: HostchainId::new(hostchain).unwrap(),
-            token: TokenId::new(token).unwrap(),
-            amount: Amount::new(amount),
-            destination: HostAddress::new(destination).unwrap(),
-        },
-    )
-    .await;
+    let body = Transaction::Burn {
+        hostchain: HostchainId::new(hostchain).unwrap(),
+        token: TokenId::new(token).unwrap(),
+        amount: Amount::new(amount),
+        destination: HostAddress::new(destination).unwrap(),
+    };
+    submit(node, user, body, TIMEOUT).await;
     let orders = node.withdrawals(Nonce::new(1), 1_000).await.unwrap();
     assert_eq!(orders.len(), before + 1);
     orders.last().unwrap().nonce
-}
-
-/// Proposes `change` with validator 0 and approves it with validators 1 and 2.
-async fn govern(net: &SymbioteNetwork, node: &NodeClient, change: GovernanceChange) {
-    let symbiote = node.node_info().await.unwrap().symbiote;
-    let validators: Vec<Keypair> = (0..3)
-        .map(|i| symbiote::keyfile::read(&net.dir().join(format!("validator-{i}.key"))).unwrap())
-        .collect();
-    let head = node.head().await.unwrap().height.get();
-    submit(
-        node,
-        &validators[0],
-        symbiote,
-        Transaction::Propose {
-            change,
-            activation: Height::new(head + 40),
-        },
-    )
-    .await;
-    let id = ProposalId(node.governance().await.unwrap().proposals.len() as u64);
-    for v in &validators[1..] {
-        submit(
-            node,
-            v,
-            symbiote,
-            Transaction::Vote {
-                proposal: id,
-                approve: true,
-            },
-        )
-        .await;
-    }
 }
 
 async fn order_status(node: &NodeClient, nonce: Nonce) -> WithdrawalStatus {
     node.withdrawals(nonce, 1).await.unwrap()[0].status
 }
 
-async fn release_state(relayer: &Relayer, nonce: Nonce) -> Option<String> {
+async fn release_state(relayer: &RelayerProcess, nonce: Nonce) -> Option<String> {
     let detail = relayer
         .get(&format!("/v1/releases/{}", nonce.get()))
         .await?;
@@ -510,12 +336,7 @@ vault_key_file = "vault.json"
             ),
         )
         .unwrap();
-        let mut relayer = Relayer {
-            dir: dir.path().to_path_buf(),
-            config,
-            api: format!("http://127.0.0.1:{port}"),
-            process: None,
-        };
+        let mut relayer = RelayerProcess::new(dir.path(), config, port);
         relayer.start();
         relayers.push(relayer);
     }
@@ -565,6 +386,8 @@ vault_key_file = "vault.json"
     }
     let token_id = wait_for(
         "the ERC-20 token's id on the symbiote",
+        TIMEOUT,
+        POLL,
         &[&relayers[0]],
         || async {
             let account = node.account(&user.public()).await.ok()?;
@@ -581,6 +404,8 @@ vault_key_file = "vault.json"
     .await;
     wait_for(
         "the three deposits minted",
+        TIMEOUT,
+        POLL,
         &[&relayers[0], &relayers[1]],
         || async {
             let eth = balance(&node, &user, EVM, "native").await;
@@ -608,13 +433,19 @@ vault_key_file = "vault.json"
     );
     // The deposit without a recipient is listed for refund by both operators.
     for relayer in &relayers {
-        let unroutable = wait_for("the unroutable deposit listed", &[relayer], || async {
-            let rows = relayer.get("/v1/deposits?state=unroutable").await?;
-            rows.as_array()?
-                .iter()
-                .find(|d| d["hostchain"] == EVM)
-                .cloned()
-        })
+        let unroutable = wait_for(
+            "the unroutable deposit listed",
+            TIMEOUT,
+            POLL,
+            &[relayer],
+            || async {
+                let rows = relayer.get("/v1/deposits?state=unroutable").await?;
+                rows.as_array()?
+                    .iter()
+                    .find(|d| d["hostchain"] == EVM)
+                    .cloned()
+            },
+        )
         .await;
         assert_eq!(unroutable["amount"], "5");
         assert_eq!(
@@ -655,60 +486,30 @@ vault_key_file = "vault.json"
 
     // ---- Releases.
     let eoa = PrivateKeySigner::random().address();
-    let to_eoa = burn(
-        &node,
-        &user,
-        symbiote_id,
-        EVM,
-        "native",
-        ETHER / 2,
-        &eoa.to_string(),
-    )
-    .await;
+    let to_eoa = burn(&node, &user, EVM, "native", ETHER / 2, &eoa.to_string()).await;
     let to_allowed = burn(
         &node,
         &user,
-        symbiote_id,
         EVM,
         "native",
         ETHER / 10,
         &allowed.to_string(),
     )
     .await;
-    let to_honeypot = burn(
-        &node,
-        &user,
-        symbiote_id,
-        EVM,
-        &token_id,
-        100,
-        &honeypot.to_string(),
-    )
-    .await;
+    let to_honeypot = burn(&node, &user, EVM, &token_id, 100, &honeypot.to_string()).await;
     let to_destructor = burn(
         &node,
         &user,
-        symbiote_id,
         EVM,
         "native",
         ETHER / 10,
         &destructor.to_string(),
     )
     .await;
-    let to_proxy = burn(
-        &node,
-        &user,
-        symbiote_id,
-        EVM,
-        "native",
-        ETHER / 10,
-        &proxy.to_string(),
-    )
-    .await;
+    let to_proxy = burn(&node, &user, EVM, "native", ETHER / 10, &proxy.to_string()).await;
     let to_forwarder = burn(
         &node,
         &user,
-        symbiote_id,
         EVM,
         "native",
         ETHER / 10,
@@ -718,7 +519,6 @@ vault_key_file = "vault.json"
     let to_delegating = burn(
         &node,
         &user,
-        symbiote_id,
         EVM,
         "native",
         ETHER / 10,
@@ -729,7 +529,6 @@ vault_key_file = "vault.json"
     let to_sol = burn(
         &node,
         &user,
-        symbiote_id,
         SOLANA,
         "native",
         u128::from(SOL),
@@ -740,7 +539,6 @@ vault_key_file = "vault.json"
     let large = burn(
         &node,
         &user,
-        symbiote_id,
         SOLANA,
         "native",
         u128::from(6 * SOL),
@@ -751,6 +549,8 @@ vault_key_file = "vault.json"
     // The EOA, the allow-listed contract and the Solana wallet are paid.
     wait_for(
         "the release to the EOA paid",
+        TIMEOUT,
+        POLL,
         &[&relayers[0], &relayers[1]],
         || async {
             let paid = deployer.get_balance(eoa).await.ok()?;
@@ -760,9 +560,13 @@ vault_key_file = "vault.json"
     .await;
     for nonce in [to_eoa, to_allowed, to_sol] {
         for relayer in &relayers {
-            wait_for(&format!("release {nonce} released"), &[relayer], || async {
-                (release_state(relayer, nonce).await? == "released").then_some(())
-            })
+            wait_for(
+                &format!("release {nonce} released"),
+                TIMEOUT,
+                POLL,
+                &[relayer],
+                || async { (release_state(relayer, nonce).await? == "released").then_some(()) },
+            )
             .await;
         }
     }
@@ -843,9 +647,13 @@ vault_key_file = "vault.json"
     ];
     for (nonce, codes) in expected {
         for relayer in &relayers {
-            wait_for(&format!("release {nonce} held"), &[relayer], || async {
-                (release_state(relayer, nonce).await? == "held").then_some(())
-            })
+            wait_for(
+                &format!("release {nonce} held"),
+                TIMEOUT,
+                POLL,
+                &[relayer],
+                || async { (release_state(relayer, nonce).await? == "held").then_some(()) },
+            )
             .await;
         }
         let detail = relayers[0]
@@ -904,11 +712,21 @@ vault_key_file = "vault.json"
     // ---- Governance: lift the hold on the self-destructing contract (paid), refund the
     // honeypot release (credited back on the symbiote).
     let before = balance(&node, &user, EVM, &token_id).await;
-    govern(&net, &node, GovernanceChange::ReleaseHold(to_destructor)).await;
-    govern(&net, &node, GovernanceChange::RefundHold(to_honeypot)).await;
-    wait_for("the honeypot release refunded", &[&relayers[0]], || async {
-        (order_status(&node, to_honeypot).await == WithdrawalStatus::Refunded).then_some(())
-    })
+    let head = node.head().await.unwrap().height.get();
+    let lift = GovernanceChange::ReleaseHold(to_destructor);
+    govern(&net, &node, lift, head + 40, TIMEOUT).await;
+    let head = node.head().await.unwrap().height.get();
+    let refund = GovernanceChange::RefundHold(to_honeypot);
+    govern(&net, &node, refund, head + 40, TIMEOUT).await;
+    wait_for(
+        "the honeypot release refunded",
+        TIMEOUT,
+        POLL,
+        &[&relayers[0]],
+        || async {
+            (order_status(&node, to_honeypot).await == WithdrawalStatus::Refunded).then_some(())
+        },
+    )
     .await;
     assert_eq!(
         balance(&node, &user, EVM, &token_id).await,
@@ -916,6 +734,8 @@ vault_key_file = "vault.json"
     );
     wait_for(
         "the lifted release paid",
+        TIMEOUT,
+        POLL,
         &[&relayers[0], &relayers[1]],
         || async {
             let paid = deployer.get_balance(destructor).await.ok()?;
@@ -924,19 +744,25 @@ vault_key_file = "vault.json"
     )
     .await;
     for relayer in &relayers {
-        wait_for("the refund recorded", &[relayer], || async {
+        wait_for("the refund recorded", TIMEOUT, POLL, &[relayer], || async {
             (release_state(relayer, to_honeypot).await? == "refunded").then_some(())
         })
         .await;
-        wait_for("the lifted release recorded", &[relayer], || async {
-            (release_state(relayer, to_destructor).await? == "released").then_some(())
-        })
+        wait_for(
+            "the lifted release recorded",
+            TIMEOUT,
+            POLL,
+            &[relayer],
+            || async { (release_state(relayer, to_destructor).await? == "released").then_some(()) },
+        )
         .await;
     }
 
     // ---- The large Solana release waited in the queue for its delay, then was paid once.
     wait_for(
         "the large release paid",
+        TIMEOUT,
+        POLL,
         &[&relayers[0], &relayers[1]],
         || async { (rpc.get_balance(&sol_large).await.ok()? == 6 * SOL).then_some(()) },
     )
@@ -1008,7 +834,6 @@ vault_key_file = "vault.json"
     let big = burn(
         &node,
         &user,
-        symbiote_id,
         EVM,
         "native",
         3 * ETHER / 10,
@@ -1017,6 +842,8 @@ vault_key_file = "vault.json"
     .await;
     let queued = wait_for(
         "the large EVM release queued by the bridge",
+        TIMEOUT,
+        POLL,
         &[&relayers[0], &relayers[1]],
         || async {
             let rows = relayers[0].get("/v1/queued").await?;
@@ -1039,6 +866,8 @@ vault_key_file = "vault.json"
         .unwrap();
     wait_for(
         "the queued EVM release paid",
+        TIMEOUT,
+        POLL,
         &[&relayers[0], &relayers[1]],
         || async {
             (deployer.get_balance(patient).await.ok()? == U256::from(3 * ETHER / 10)).then_some(())
@@ -1048,6 +877,8 @@ vault_key_file = "vault.json"
     for relayer in &relayers {
         wait_for(
             "the queued release recorded as released",
+            TIMEOUT,
+            POLL,
             &[relayer],
             || async { (release_state(relayer, big).await? == "released").then_some(()) },
         )

@@ -5,83 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chain_adapters::solana::keys;
-use devnet::process::NodeProcess;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use devnet::{Anvil, Bitcoind, SolanaValidator, ports};
 use serde_json::Value;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::signature::{Keypair, Signer};
+use support::{RelayerProcess, bitcoin_anchor_sequences, symbiote_bin, wallet};
 
-const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 // Generous: on a loaded 2-core machine, four validators and three hostchain nodes crawl.
 const TIMEOUT: Duration = Duration::from_secs(480);
-
-fn symbiote_bin() -> PathBuf {
-    // The symbiote binary is built next to the relayer binary by `cargo test --workspace`.
-    let dir = Path::new(RELAYER).parent().unwrap();
-    let bin = dir.join("symbiote");
-    assert!(
-        bin.exists(),
-        "build the symbiote binary first (cargo build -p symbiote): {}",
-        bin.display()
-    );
-    bin
-}
-
-struct Relayer {
-    dir: PathBuf,
-    config: PathBuf,
-    api: String,
-    process: Option<NodeProcess>,
-}
-
-impl Relayer {
-    fn start(&mut self) {
-        let mut command = Command::new(RELAYER);
-        command
-            .arg("--config")
-            .arg(&self.config)
-            .arg("run")
-            .env("RUST_LOG", "info,sqlx=warn")
-            .env("E2E_ADMIN_TOKEN", ADMIN_TOKEN);
-        self.process =
-            Some(NodeProcess::spawn("relayer", command, &self.dir.join("relayer.log")).unwrap());
-    }
-
-    fn kill(&mut self) {
-        self.process = None;
-    }
-
-    fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(RELAYER)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let response = reqwest::get(format!("{}{path}", self.api)).await.ok()?;
-        response.json().await.ok()
-    }
-
-    fn log(&self) -> String {
-        devnet::process::log_tail(&self.dir.join("relayer.log"))
-    }
-}
 
 async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64) {
     let signature = rpc.request_airdrop(to, lamports).await.unwrap();
@@ -93,7 +32,7 @@ async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64
 }
 
 /// Final anchors per hostchain, from the relayer's API.
-async fn final_anchors(relayer: &Relayer) -> Vec<Value> {
+async fn final_anchors(relayer: &RelayerProcess) -> Vec<Value> {
     match relayer.get("/v1/anchors?limit=500").await {
         Some(Value::Array(rows)) => rows.into_iter().filter(|a| a["state"] == "final").collect(),
         _ => Vec::new(),
@@ -145,13 +84,7 @@ async fn end_to_end(postgres: Option<devnet::Postgres>) {
         .set_balance(&deployer.address().to_string(), 100 * ether)
         .await
         .unwrap();
-    let deployer = {
-        use alloy::providers::{Provider, ProviderBuilder};
-        ProviderBuilder::new()
-            .wallet(alloy::network::EthereumWallet::from(deployer))
-            .connect_http(anvil.rpc_url().parse().unwrap())
-            .erased()
-    };
+    let deployer = wallet(&anvil, deployer);
     let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
         &deployer,
         vec![evm_key.address()],
@@ -267,12 +200,8 @@ confirmations = 3
         ),
     )
     .unwrap();
-    let mut relayer = Relayer {
-        dir: dir.path().to_path_buf(),
-        config: config.clone(),
-        api: format!("http://127.0.0.1:{port}"),
-        process: None,
-    };
+    let mut relayer =
+        RelayerProcess::new(dir.path(), config, port).with_env("E2E_ADMIN_TOKEN", ADMIN_TOKEN);
 
     // Kill -9 the relayer 20 times at random moments while it works, restarting it each time.
     relayer.start();
@@ -331,12 +260,7 @@ confirmations = 3
         carried,
         "the foreign commitment {foreign} is in no anchored aggregate"
     );
-    let metrics = reqwest::get(format!("{}/metrics", relayer.api))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relayer.text("/metrics").await;
     assert!(metrics.contains("relayer_anchors{"), "{metrics}");
     assert!(metrics.contains("relayer_followed_height"), "{metrics}");
 
@@ -478,7 +402,7 @@ confirmations = 3
     );
 }
 
-async fn wait_api(relayer: &Relayer) {
+async fn wait_api(relayer: &RelayerProcess) {
     let started = Instant::now();
     while relayer.get("/health").await.is_none() && relayer.get("/v1/status").await.is_none() {
         assert!(
@@ -491,7 +415,7 @@ async fn wait_api(relayer: &Relayer) {
 }
 
 /// Submits a commitment of another symbiote (admin call); returns its hash.
-async fn submit_foreign_commitment(relayer: &Relayer) -> Value {
+async fn submit_foreign_commitment(relayer: &RelayerProcess) -> Value {
     use symbiote::codec::Canonical;
     use symbiote::types::{Height, SymbioteId};
     let other = SymbioteId::from_name("foreign-symbiote");
@@ -533,38 +457,4 @@ fn net_name(net: &SymbioteNetwork) -> String {
     let genesis: Value =
         serde_json::from_str(&std::fs::read_to_string(net.genesis_path()).unwrap()).unwrap();
     genesis["chain_name"].as_str().unwrap().to_string()
-}
-
-/// How many times each anchor sequence appears in an OP_RETURN of the regtest chain.
-async fn bitcoin_anchor_sequences(node: &Bitcoind) -> BTreeMap<u64, usize> {
-    let tip = node
-        .call("getblockcount", serde_json::json!([]))
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
-    let mut seen = BTreeMap::new();
-    for height in 1..=tip {
-        let hash = node
-            .call("getblockhash", serde_json::json!([height]))
-            .await
-            .unwrap();
-        let block = node
-            .call("getblock", serde_json::json!([hash, 2]))
-            .await
-            .unwrap();
-        for tx in block["tx"].as_array().unwrap() {
-            for out in tx["vout"].as_array().unwrap() {
-                let script = out["scriptPubKey"]["hex"].as_str().unwrap_or_default();
-                // OP_RETURN, push of 45 bytes, then the payload.
-                if let Some(payload) = script.strip_prefix("6a2d")
-                    && let Ok(bytes) = hex::decode(payload)
-                    && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
-                {
-                    *seen.entry(payload.sequence.get()).or_default() += 1;
-                }
-            }
-        }
-    }
-    seen
 }

@@ -7,23 +7,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use devnet::process::NodeProcess;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use devnet::{Anvil, Bitcoind, Postgres, ports};
 use relayer::leader::{self, Leases, LockKey, LockSession, ReplicaId, Role, RoleState};
 use relayer::store::Store;
 use serde_json::Value;
+use support::{RelayerProcess, bitcoin_anchor_sequences, symbiote_bin, wait_for, wallet};
 use symbiote::types::SymbioteId;
 use tokio_util::sync::CancellationToken;
 
-const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 // Generous: on a loaded 2-core machine, four validators, two hostchain nodes, PostgreSQL and two
 // relayers crawl.
 const TIMEOUT: Duration = Duration::from_secs(480);
@@ -31,28 +31,8 @@ const TIMEOUT: Duration = Duration::from_secs(480);
 const TAKEOVER_LIMIT: Duration = Duration::from_secs(10);
 const HOSTCHAINS: [&str; 2] = ["bitcoin-regtest", "evm-31337"];
 
-fn symbiote_bin() -> PathBuf {
-    // The symbiote binary is built next to the relayer binary by `cargo test --workspace`.
-    let bin = Path::new(RELAYER).parent().unwrap().join("symbiote");
-    assert!(
-        bin.exists(),
-        "build the symbiote binary first (cargo build -p symbiote): {}",
-        bin.display()
-    );
-    bin
-}
-
-async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < limit, "{what}: not after {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// How often the in-process tests poll.
+const POLL: Duration = Duration::from_millis(50);
 
 // ---- the lock alone ----
 
@@ -178,8 +158,8 @@ async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts(
         stop_a.clone(),
         probe_stage(probe.clone(), "a"),
     ));
-    wait_for("a active", Duration::from_secs(20), || async {
-        active(&a, &role)
+    wait_for("a active", Duration::from_secs(20), POLL, &[], || async {
+        active(&a, &role).then_some(())
     })
     .await;
     tasks.spawn(b.clone().presence(stop_b.clone()));
@@ -205,8 +185,8 @@ async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts(
     .await
     .unwrap();
     assert_eq!(terminated, vec![(true,)], "a's lock session");
-    wait_for("b active", Duration::from_secs(20), || async {
-        active(&b, &role)
+    wait_for("b active", Duration::from_secs(20), POLL, &[], || async {
+        active(&b, &role).then_some(())
     })
     .await;
     println!(
@@ -226,9 +206,13 @@ async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts(
     // b stops cleanly: it releases the role and a, standing by, takes it.
     stop_b.cancel();
     let stopped = Instant::now();
-    wait_for("a active again", Duration::from_secs(20), || async {
-        active(&a, &role)
-    })
+    wait_for(
+        "a active again",
+        Duration::from_secs(20),
+        POLL,
+        &[],
+        || async { active(&a, &role).then_some(()) },
+    )
     .await;
     println!(
         "a active {} ms after b stopped",
@@ -240,16 +224,22 @@ async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts(
         "two stages ran at once"
     );
     assert_eq!(*probe.starts.lock().unwrap(), vec!["a", "b", "a"]);
-    wait_for("b forgets itself", Duration::from_secs(5), || async {
-        let replicas: Vec<String> = admin
-            .replicas()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.replica)
-            .collect();
-        replicas == ["a"]
-    })
+    wait_for(
+        "b forgets itself",
+        Duration::from_secs(5),
+        POLL,
+        &[],
+        || async {
+            let replicas: Vec<String> = admin
+                .replicas()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.replica)
+                .collect();
+            (replicas == ["a"]).then_some(())
+        },
+    )
     .await;
     stop_a.cancel();
     while tasks.join_next().await.is_some() {}
@@ -258,40 +248,27 @@ async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts(
 
 // ---- two relayer processes ----
 
+/// A relayer process named `id` (its replica id), and what it reports of its roles.
 struct Replica {
     id: &'static str,
-    dir: PathBuf,
-    config: PathBuf,
-    api: String,
-    process: Option<NodeProcess>,
+    relayer: RelayerProcess,
+}
+
+impl Deref for Replica {
+    type Target = RelayerProcess;
+
+    fn deref(&self) -> &RelayerProcess {
+        &self.relayer
+    }
+}
+
+impl DerefMut for Replica {
+    fn deref_mut(&mut self) -> &mut RelayerProcess {
+        &mut self.relayer
+    }
 }
 
 impl Replica {
-    fn start(&mut self) {
-        let mut command = Command::new(RELAYER);
-        command
-            .arg("--config")
-            .arg(&self.config)
-            .arg("run")
-            .env("RUST_LOG", "info,sqlx=warn");
-        let log = self.dir.join(format!("{}.log", self.id));
-        self.process = Some(NodeProcess::spawn(self.id, command, &log).unwrap());
-    }
-
-    /// SIGKILL.
-    fn kill(&mut self) {
-        self.process = None;
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let response = reqwest::get(format!("{}{path}", self.api)).await.ok()?;
-        response.json().await.ok()
-    }
-
-    fn log(&self) -> String {
-        devnet::process::log_tail(&self.dir.join(format!("{}.log", self.id)))
-    }
-
     /// This replica's own roles and their states, from its API.
     async fn roles(&self) -> BTreeMap<String, String> {
         let Some(reply) = self.get("/v1/replicas").await else {
@@ -458,13 +435,7 @@ async fn a_standby_takes_over_within_ten_seconds_and_nothing_is_anchored_twice()
             .await
             .unwrap();
     }
-    let deployer = {
-        use alloy::providers::{Provider, ProviderBuilder};
-        ProviderBuilder::new()
-            .wallet(alloy::network::EthereumWallet::from(deployer))
-            .connect_http(anvil.rpc_url().parse().unwrap())
-            .erased()
-    };
+    let deployer = wallet(&anvil, deployer);
     let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
         &deployer,
         vec![evm_key.address()],
@@ -572,10 +543,7 @@ confirmations = 3
         .unwrap();
         Replica {
             id,
-            dir: dir.path().to_path_buf(),
-            config,
-            api: format!("http://127.0.0.1:{port}"),
-            process: None,
+            relayer: RelayerProcess::new(dir.path(), config, port).named(id),
         }
     };
     let mut a = replica("replica-a");
@@ -612,10 +580,16 @@ confirmations = 3
             .map(|r| r["replica"].as_str().unwrap_or_default().to_string())
             .collect()
     };
-    wait_for("both replicas listed", Duration::from_secs(30), || async {
-        let replicas = b.get("/v1/replicas").await.unwrap_or_default();
-        listed(&replicas) == ["replica-a", "replica-b"]
-    })
+    wait_for(
+        "both replicas listed",
+        Duration::from_secs(30),
+        POLL,
+        &[&b.relayer],
+        || async {
+            let replicas = b.get("/v1/replicas").await.unwrap_or_default();
+            (listed(&replicas) == ["replica-a", "replica-b"]).then_some(())
+        },
+    )
     .await;
     let replicas = b.get("/v1/replicas").await.unwrap();
     assert_eq!(
@@ -727,38 +701,4 @@ confirmations = 3
     );
     assert_eq!(on_bitcoin, expected, "anchors per sequence on Bitcoin");
     assert_eq!(on_evm, expected, "anchors per sequence on the EVM");
-}
-
-/// How many times each anchor sequence appears in an OP_RETURN of the regtest chain.
-async fn bitcoin_anchor_sequences(node: &Bitcoind) -> BTreeMap<u64, usize> {
-    let tip = node
-        .call("getblockcount", serde_json::json!([]))
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
-    let mut seen = BTreeMap::new();
-    for height in 1..=tip {
-        let hash = node
-            .call("getblockhash", serde_json::json!([height]))
-            .await
-            .unwrap();
-        let block = node
-            .call("getblock", serde_json::json!([hash, 2]))
-            .await
-            .unwrap();
-        for tx in block["tx"].as_array().unwrap() {
-            for out in tx["vout"].as_array().unwrap() {
-                let script = out["scriptPubKey"]["hex"].as_str().unwrap_or_default();
-                // OP_RETURN, push of 45 bytes, then the payload.
-                if let Some(payload) = script.strip_prefix("6a2d")
-                    && let Ok(bytes) = hex::decode(payload)
-                    && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
-                {
-                    *seen.entry(payload.sequence.get()).or_default() += 1;
-                }
-            }
-        }
-    }
-    seen
 }

@@ -5,66 +5,30 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge};
 use chain_adapters::{AnchorRequest, ErrorKind, HostchainAdapter, ReleaseOrder, TxStatus};
-use devnet::process::NodeProcess;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use devnet::{Anvil, ports};
+use support::{RelayerProcess, evm_key, govern, logs, send, symbiote_bin, wallet};
 use symbiote::anchor::AnchorPayload;
 use symbiote::crypto::Keypair;
 use symbiote::hash::Hash;
 use symbiote::node::client::NodeClient;
-use symbiote::node::wire::TxStatusReply;
-use symbiote::tx::{
-    EvmAddress, GovernanceChange, ProposalId, Relayer, RelayerSet, SignedTransaction, Transaction,
-};
+use symbiote::tx::{EvmAddress, GovernanceChange, Relayer, RelayerSet};
 use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, Sequence, TokenId};
 
-const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 const TIMEOUT: Duration = Duration::from_secs(300);
 const ETHER: u128 = 1_000_000_000_000_000_000;
-
-fn symbiote_bin() -> PathBuf {
-    let bin = Path::new(RELAYER).parent().unwrap().join("symbiote");
-    assert!(
-        bin.exists(),
-        "build the symbiote binary first: {}",
-        bin.display()
-    );
-    bin
-}
-
-fn wallet(anvil: &Anvil, key: PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(anvil.rpc_url().parse().unwrap())
-        .erased()
-}
-
-async fn submit(node: &NodeClient, key: &Keypair, body: Transaction) {
-    let symbiote = node.node_info().await.unwrap().symbiote;
-    let nonce = node.account(&key.public()).await.unwrap().nonce;
-    let tx = SignedTransaction::sign(key, symbiote, nonce, body);
-    node.submit(&tx).await.unwrap();
-    let started = Instant::now();
-    while !matches!(
-        node.tx_status(&tx.hash()).await.unwrap(),
-        TxStatusReply::Included { .. }
-    ) {
-        assert!(started.elapsed() < TIMEOUT, "transaction not included");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn adapter(
     anvil: &Anvil,
@@ -124,10 +88,7 @@ async fn a_rotation_voted_on_the_symbiote_reaches_the_contracts_with_the_old_set
     let (net, anvil) = (net.unwrap(), anvil.unwrap());
     let node = NodeClient::new(&net.url(0));
     let key_file = |i: usize| net.dir().join(format!("relayer-{i}.evm.key"));
-    let evm = |path: &Path| {
-        PrivateKeySigner::from_str(std::fs::read_to_string(path).unwrap().trim()).unwrap()
-    };
-    let old: Vec<PrivateKeySigner> = (0..2).map(|i| evm(&key_file(i))).collect();
+    let old: Vec<PrivateKeySigner> = (0..2).map(|i| evm_key(&key_file(i))).collect();
 
     // The contracts, with the genesis relayer set (2 of 2).
     let deployer_key = PrivateKeySigner::random();
@@ -156,11 +117,9 @@ async fn a_rotation_voted_on_the_symbiote_reaches_the_contracts_with_the_old_set
 
     // The two relayers of the old set, each with its own key and database.
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut processes = Vec::new();
-    let mut apis = Vec::new();
+    let mut relayers = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let port = ports::free_port().unwrap();
-        apis.push(format!("http://127.0.0.1:{port}"));
         let config = dir.path().join("relayer.toml");
         std::fs::write(
             &config,
@@ -203,21 +162,10 @@ confirmations = 1
             ),
         )
         .unwrap();
-        let mut command = Command::new(RELAYER);
-        command
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .env("RUST_LOG", "info,sqlx=warn");
-        processes
-            .push(NodeProcess::spawn("relayer", command, &dir.path().join("relayer.log")).unwrap());
+        let mut relayer = RelayerProcess::new(dir.path(), config, port);
+        relayer.start();
+        relayers.push(relayer);
     }
-    let logs = || {
-        dirs.iter()
-            .map(|d| devnet::process::log_tail(&d.path().join("relayer.log")))
-            .collect::<Vec<_>>()
-            .join("\n----\n")
-    };
 
     // The new set: relayer 1 stays, a new relayer joins, 2 of 2.
     let newcomer_dir = tempfile::tempdir().unwrap();
@@ -235,36 +183,14 @@ confirmations = 1
         ],
         threshold: 2,
     };
-    let validators: Vec<Keypair> = (0..3)
-        .map(|i| symbiote::keyfile::read(&net.dir().join(format!("validator-{i}.key"))).unwrap())
-        .collect();
     // Nothing to rotate while the contracts hold the symbiote's set.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let contract = SymbioteAnchor::new(anchor, &deployer);
     assert_eq!(contract.relayers().call().await.unwrap(), old_addresses);
     let head = node.head().await.unwrap().height.get();
     let activation = head + 30;
-    submit(
-        &node,
-        &validators[0],
-        Transaction::Propose {
-            change: GovernanceChange::Relayers(new_set.clone()),
-            activation: Height::new(activation),
-        },
-    )
-    .await;
-    let id = ProposalId(node.governance().await.unwrap().proposals.len() as u64);
-    for v in &validators[1..] {
-        submit(
-            &node,
-            v,
-            Transaction::Vote {
-                proposal: id,
-                approve: true,
-            },
-        )
-        .await;
-    }
+    let rotate = GovernanceChange::Relayers(new_set.clone());
+    govern(&net, &node, rotate, activation, TIMEOUT).await;
     let voted = Instant::now();
     // The change is shown as scheduled, by the symbiote's CLI and by the relayer's API, with
     // the set each contract holds now.
@@ -278,12 +204,7 @@ confirmations = 1
         shown["scheduled"][0]["change"]["relayers"].is_object(),
         "{shown}"
     );
-    let api: serde_json::Value = reqwest::get(format!("{}/v1/governance", apis[0]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = relayers[0].get("/v1/governance").await.unwrap();
     if api["symbiote"]["height"].as_u64().unwrap() < activation {
         assert_eq!(
             api["symbiote"]["scheduled"][0]["activation"], activation,
@@ -313,17 +234,12 @@ confirmations = 1
         assert!(
             started.elapsed() < TIMEOUT,
             "contracts not rotated: anchor {on_anchor:?}, bridge {on_bridge:?}; logs:\n{}",
-            logs()
+            logs(&relayers)
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let reached = node.head().await.unwrap().height.get();
-    let api: serde_json::Value = reqwest::get(format!("{}/v1/governance", apis[1]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = relayers[1].get("/v1/governance").await.unwrap();
     let expected: Vec<String> = new_addresses.iter().map(|a| format!("{a:#x}")).collect();
     for contract in api["contracts"]["evm-31337"].as_array().unwrap() {
         let members: Vec<String> = serde_json::from_value(contract["members"].clone()).unwrap();
@@ -417,19 +333,15 @@ confirmations = 1
             .await
             .unwrap()
     );
-    drop(processes);
+    drop(relayers);
 }
 
 /// Deposits one ether into the bridge (for a later release).
 async fn send_value(deployer: &DynProvider, bridge: Address, recipient: Keypair) {
-    let receipt = SymbioteBridge::new(bridge, deployer)
-        .depositNative(B256::from(recipient.public().to_bytes()))
-        .value(U256::from(ETHER))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    send(
+        SymbioteBridge::new(bridge, deployer)
+            .depositNative(B256::from(recipient.public().to_bytes()))
+            .value(U256::from(ETHER)),
+    )
+    .await;
 }

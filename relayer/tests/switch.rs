@@ -7,27 +7,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ops::Deref;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chain_adapters::solana::keys;
-use devnet::process::NodeProcess;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use devnet::{Anvil, Bitcoind, SolanaValidator, ports};
 use serde_json::Value;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::signature::{Keypair as SolKeypair, Signer};
-use symbiote::crypto::Keypair;
+use support::{RelayerProcess, bitcoin_anchor_payloads, govern, symbiote_bin, wallet};
 use symbiote::governance::{History, ProposalStatus};
 use symbiote::node::client::NodeClient;
-use symbiote::node::wire::TxStatusReply;
-use symbiote::tx::{GovernanceChange, SignedTransaction, Transaction};
+use symbiote::tx::GovernanceChange;
 use symbiote::types::{Height, HostchainId};
 
-const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 // Generous: on a loaded 2-core machine, four validators and three hostchain nodes crawl.
 const TIMEOUT: Duration = Duration::from_secs(480);
 const BITCOIN: &str = "bitcoin-regtest";
@@ -40,16 +38,6 @@ const ACTIVATION_DELAY: u64 = 45;
 /// after Solana's first final anchor must no longer go to Bitcoin.
 const DECISION_SLACK_MS: i64 = 2_000;
 
-fn symbiote_bin() -> PathBuf {
-    let bin = Path::new(RELAYER).parent().unwrap().join("symbiote");
-    assert!(
-        bin.exists(),
-        "build the symbiote binary first (cargo build -p symbiote): {}",
-        bin.display()
-    );
-    bin
-}
-
 fn now_ms() -> i64 {
     i64::try_from(
         SystemTime::now()
@@ -60,53 +48,18 @@ fn now_ms() -> i64 {
     .unwrap()
 }
 
-struct Relayer {
-    dir: PathBuf,
-    config: PathBuf,
-    api: String,
-    _process: NodeProcess,
+/// The relayer, and what its API says of batches and anchors.
+struct Relayer(RelayerProcess);
+
+impl Deref for Relayer {
+    type Target = RelayerProcess;
+
+    fn deref(&self) -> &RelayerProcess {
+        &self.0
+    }
 }
 
 impl Relayer {
-    fn start(dir: &Path, config: PathBuf, api: String) -> Relayer {
-        let mut command = Command::new(RELAYER);
-        command
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .env("RUST_LOG", "info,sqlx=warn");
-        let process = NodeProcess::spawn("relayer", command, &dir.join("relayer.log")).unwrap();
-        Relayer {
-            dir: dir.to_path_buf(),
-            config,
-            api,
-            _process: process,
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(RELAYER)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let response = reqwest::get(format!("{}{path}", self.api)).await.ok()?;
-        response.json().await.ok()
-    }
-
-    fn log(&self) -> String {
-        devnet::process::log_tail(&self.dir.join("relayer.log"))
-    }
-
     /// Every batch, oldest first, with its anchors if `anchors`.
     async fn batches(&self, anchors: bool) -> Vec<Batch> {
         let mut rows = Vec::new();
@@ -209,51 +162,13 @@ struct Anchor {
     state: String,
 }
 
-/// Signs and submits a transaction of `key`, and waits until it is in a block.
-async fn submit(node: &NodeClient, key: &Keypair, body: Transaction) -> u64 {
-    let symbiote = node.node_info().await.unwrap().symbiote;
-    let nonce = node.account(&key.public()).await.unwrap().nonce;
-    let tx = SignedTransaction::sign(key, symbiote, nonce, body);
-    node.submit(&tx).await.unwrap();
-    let started = Instant::now();
-    loop {
-        if let TxStatusReply::Included { height } = node.tx_status(&tx.hash()).await.unwrap() {
-            return height.get();
-        }
-        assert!(started.elapsed() < TIMEOUT, "transaction not included");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Validator 0 proposes the hostchain set {EVM, Solana} from `activation`; 1 and 2 approve.
 async fn switch_hostchains(net: &SymbioteNetwork, node: &NodeClient, activation: u64) {
-    let validators: Vec<Keypair> = (0..3)
-        .map(|i| symbiote::keyfile::read(&net.dir().join(format!("validator-{i}.key"))).unwrap())
-        .collect();
     let change = GovernanceChange::Hostchains(vec![
         HostchainId::new(EVM).unwrap(),
         HostchainId::new(SOLANA).unwrap(),
     ]);
-    let propose = Transaction::Propose {
-        change: change.clone(),
-        activation: Height::new(activation),
-    };
-    submit(node, &validators[0], propose).await;
-    let governance = node.governance().await.unwrap();
-    let proposal = governance
-        .proposals
-        .iter()
-        .find(|p| p.change == change && p.activation.get() == activation)
-        .unwrap_or_else(|| panic!("the proposal is not recorded: {:?}", governance.proposals));
-    let id = proposal.id;
-    let mut included = 0;
-    for v in &validators[1..] {
-        let vote = Transaction::Vote {
-            proposal: id,
-            approve: true,
-        };
-        included = submit(node, v, vote).await;
-    }
+    let (id, included) = govern(net, node, change, activation, TIMEOUT).await;
     let governance = node.governance().await.unwrap();
     let proposal = governance.proposals.iter().find(|p| p.id == id).unwrap();
     assert_eq!(
@@ -292,13 +207,7 @@ async fn switching_bitcoin_evm_to_evm_solana_mid_run_leaves_no_height_unanchored
             .await
             .unwrap();
     }
-    let deployer = {
-        use alloy::providers::{Provider, ProviderBuilder};
-        ProviderBuilder::new()
-            .wallet(alloy::network::EthereumWallet::from(deployer))
-            .connect_http(anvil.rpc_url().parse().unwrap())
-            .erased()
-    };
+    let deployer = wallet(&anvil, deployer);
     let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
         &deployer,
         vec![evm_key.address()],
@@ -414,7 +323,9 @@ confirmations = 3
         ),
     )
     .unwrap();
-    let relayer = Relayer::start(dir.path(), config, format!("http://127.0.0.1:{port}"));
+    let mut relayer = RelayerProcess::new(dir.path(), config, port);
+    relayer.start();
+    let relayer = Relayer(relayer);
     let started = Instant::now();
     while relayer.get("/v1/status").await.is_none() {
         assert!(started.elapsed() < TIMEOUT, "API not up: {}", relayer.log());
@@ -696,36 +607,11 @@ confirmations = 3
 
 /// The anchor payloads in OP_RETURNs of the regtest chain: aggregate roots by sequence.
 async fn bitcoin_anchors(node: &Bitcoind) -> BTreeMap<u64, Vec<String>> {
-    let tip = node
-        .call("getblockcount", serde_json::json!([]))
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
     let mut seen: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for height in 1..=tip {
-        let hash = node
-            .call("getblockhash", serde_json::json!([height]))
-            .await
-            .unwrap();
-        let block = node
-            .call("getblock", serde_json::json!([hash, 2]))
-            .await
-            .unwrap();
-        for tx in block["tx"].as_array().unwrap() {
-            for out in tx["vout"].as_array().unwrap() {
-                let script = out["scriptPubKey"]["hex"].as_str().unwrap_or_default();
-                // OP_RETURN, push of 45 bytes, then the payload.
-                if let Some(payload) = script.strip_prefix("6a2d")
-                    && let Ok(bytes) = hex::decode(payload)
-                    && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
-                {
-                    seen.entry(payload.sequence.get())
-                        .or_default()
-                        .push(payload.root.to_string());
-                }
-            }
-        }
+    for payload in bitcoin_anchor_payloads(node).await {
+        seen.entry(payload.sequence.get())
+            .or_default()
+            .push(payload.root.to_string());
     }
     seen
 }
