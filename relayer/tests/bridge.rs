@@ -696,6 +696,31 @@ vault_key_file = "vault.json"
     std::fs::write(&file, &tampered).unwrap();
     let (ok, _, err) = relayers[1].cli(&["scout", "verify", file.to_str().unwrap()]);
     assert!(!ok && err.contains("refuted"), "{err}");
+    // The report's hash rides in a batch's aggregate, anchored like the blocks.
+    let report_hash = hash.to_string();
+    wait_for(
+        "the report carried in an anchored batch",
+        TIMEOUT,
+        POLL,
+        &[&relayers[0]],
+        || async {
+            let detail = relayers[0]
+                .get(&format!("/v1/releases/{}", to_destructor.get()))
+                .await?;
+            let id = detail["report_batch"].as_i64()?;
+            let batch = relayers[0].get(&format!("/v1/batches/{id}")).await?;
+            let carried = batch["aggregate"]
+                .as_array()?
+                .iter()
+                .any(|h| h.as_str() == Some(report_hash.as_str()));
+            let anchored = batch["anchors"]
+                .as_array()?
+                .iter()
+                .any(|a| a["state"] == "final");
+            (carried && anchored).then_some(())
+        },
+    )
+    .await;
     // `scout check` prints a report for any address; a plain EOA is clean.
     let (ok, out, err) = relayers[0].cli(&[
         "scout",
