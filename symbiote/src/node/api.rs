@@ -430,6 +430,16 @@ async fn consensus_proposal(State(app): State<AppState>, body: Bytes) -> ApiResu
 
 async fn consensus_commit(State(app): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let block = ChainBlock::decode(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    app.consensus.on_commit(block).await?;
+    // In a task of its own: a caller that gives up (its request timed out) must not cancel a
+    // commit halfway, between the database and the node's memory.
+    let consensus = app.consensus.clone();
+    tokio::spawn(async move { consensus.on_commit(block).await })
+        .await
+        .map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("commit task: {e}"),
+            )
+        })??;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

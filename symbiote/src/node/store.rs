@@ -39,6 +39,12 @@ pub enum StoreError {
     Corrupt(#[from] CodecError),
     #[error("height {0} does not fit the database's integer type")]
     HeightRange(u64),
+    #[error("block {given} at height {height} conflicts with the stored block {stored}")]
+    ConflictingBlock {
+        height: Height,
+        stored: String,
+        given: Hash,
+    },
     #[error(
         "already voted for block {existing} at height {height}, refusing to vote for {requested}"
     )]
@@ -129,12 +135,32 @@ impl Store {
         let height = sql_height(block.block.header.height)?;
         let hash = block.block.header.hash();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO blocks (height, hash, finalized) VALUES (?, ?, ?)")
+        // Committing the same block again (after a commit whose caller gave up once the
+        // database had it) is harmless; another block at a stored height is refused.
+        let existing = sqlx::query("SELECT hash FROM blocks WHERE height = ?")
             .bind(height)
-            .bind(hash.as_bytes().as_slice())
-            .bind(block.encode())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+        match existing {
+            Some(row) => {
+                let stored: Vec<u8> = row.try_get("hash")?;
+                if stored.as_slice() != hash.as_bytes().as_slice() {
+                    return Err(StoreError::ConflictingBlock {
+                        height: block.block.header.height,
+                        stored: hex::encode(stored),
+                        given: hash,
+                    });
+                }
+            }
+            None => {
+                sqlx::query("INSERT INTO blocks (height, hash, finalized) VALUES (?, ?, ?)")
+                    .bind(height)
+                    .bind(hash.as_bytes().as_slice())
+                    .bind(block.encode())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         for transaction in &block.block.transactions {
             sqlx::query("INSERT OR IGNORE INTO transactions (hash, height) VALUES (?, ?)")
                 .bind(transaction.hash().as_bytes().as_slice())

@@ -158,22 +158,31 @@ impl Demo<'_> {
             ether(minted)
         );
         let tx = mined.hash.to_string();
-        if let Some(row) = api.get("/v1/deposits?state=minted").await.and_then(|rows| {
-            rows.as_array()?
-                .iter()
-                .find(|d| {
-                    d["tx"]
-                        .as_str()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(&tx))
-                })
-                .cloned()
-        }) {
-            println!(
-                "  relayer /v1/deposits: deposit {} minted, attested in symbiote tx {}",
-                row["id"],
-                row["attest_tx"].as_str().unwrap_or("?")
-            );
-        }
+        let row = wait_for(
+            &format!(
+                "the deposit recorded as minted (relayer {}/v1/deposits)",
+                api.url
+            ),
+            STEP_TIMEOUT,
+            self.relayer,
+            async || {
+                let rows = api.get("/v1/deposits?state=minted").await?;
+                rows.as_array()?
+                    .iter()
+                    .find(|d| {
+                        d["tx"]
+                            .as_str()
+                            .is_some_and(|t| t.eq_ignore_ascii_case(&tx))
+                    })
+                    .cloned()
+            },
+        )
+        .await?;
+        println!(
+            "  relayer /v1/deposits: deposit {} minted, attested in symbiote tx {}",
+            row["id"],
+            row["attest_tx"].as_str().unwrap_or("?")
+        );
         Ok(user)
     }
 

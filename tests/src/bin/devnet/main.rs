@@ -52,6 +52,7 @@ fn sibling(name: &str) -> Result<PathBuf> {
 /// deposits reach their confirmations; runs until dropped.
 async fn mine(bitcoind: &Bitcoind, anvil: &Anvil, address: &str) {
     let mut tick = tokio::time::interval(BLOCK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         // A failed block is retried at the next tick; a node that died shows in the relayer.
@@ -186,7 +187,7 @@ async fn run() -> Result<()> {
             "the relayer's API",
             relayer::API_TIMEOUT,
             &mut relayer,
-            async || api.get("/health").await.map(|_| ()),
+            async || api.ok("/health").await.then_some(()),
         )
         .await?;
         demo::Demo {
@@ -214,6 +215,19 @@ async fn run() -> Result<()> {
     outcome
 }
 
+/// Resolves on Ctrl-C (SIGINT), or on SIGTERM or SIGHUP (a `kill`, a closed terminal): each
+/// stops the devnet the same way, so no node is left behind; returns which one came.
+async fn stop_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal.context("listening for Ctrl-C").map(|()| "Ctrl-C"),
+        _ = term.recv() => Ok("SIGTERM"),
+        _ = hangup.recv() => Ok("SIGHUP"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -224,13 +238,21 @@ async fn main() -> ExitCode {
     // On Ctrl-C the `run` future is dropped, and with it every node handle: each stops its
     // process (they run in process groups of their own, so the terminal's Ctrl-C reaches only
     // this process).
+    let mut devnet = Box::pin(run());
     let outcome = tokio::select! {
-        outcome = run() => outcome,
-        signal = tokio::signal::ctrl_c() => signal.context("listening for Ctrl-C"),
+        outcome = &mut devnet => outcome,
+        signal = stop_signal() => signal.map(|name| {
+            println!("\n{name}: stopping every process the devnet started...");
+        }),
     };
+    let stopping = Instant::now();
+    drop(devnet);
     match outcome {
         Ok(()) => {
-            println!("\nstopped every process the devnet started");
+            println!(
+                "stopped every process the devnet started ({:.1}s)",
+                stopping.elapsed().as_secs_f64()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

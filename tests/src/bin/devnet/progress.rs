@@ -11,6 +11,9 @@ use crate::relayer::Relayer;
 
 /// How often a line is printed.
 const EVERY: Duration = Duration::from_secs(5);
+/// How long the symbiote may go without a new block before the line says so (blocks come
+/// every second).
+const STALLED: Duration = Duration::from_secs(30);
 
 /// Prints a status line every few seconds; returns only if the relayer exits.
 pub async fn show(relayer: &mut Relayer, node: &Node, started: Instant) -> Result<()> {
@@ -18,22 +21,42 @@ pub async fn show(relayer: &mut Relayer, node: &Node, started: Instant) -> Resul
         "\nlive progress (every {}s; Ctrl-C stops the devnet):",
         EVERY.as_secs()
     );
-    let mut tick = tokio::time::interval(EVERY);
+    // The last height seen and since when: a symbiote that stops finalizing is pointed out.
+    let mut last: Option<(u64, Instant)> = None;
     loop {
-        tick.tick().await;
+        // A pause after each line, not a fixed rate: a slow answer on a loaded machine delays
+        // the next line instead of causing a burst of them.
+        tokio::time::sleep(EVERY).await;
         relayer.check_running()?;
-        let status = relayer.api.get("/v1/status").await.unwrap_or_default();
-        let height = node
-            .height()
-            .await
-            .map_or_else(|| "?".to_string(), |h| h.to_string());
+        let height = match node.height().await {
+            Some(h) => {
+                let since = match last {
+                    Some((previous, since)) if previous == h => since,
+                    _ => Instant::now(),
+                };
+                last = Some((h, since));
+                let still = since.elapsed();
+                if still > STALLED {
+                    format!("{h} (no new block for {}s)", still.as_secs())
+                } else {
+                    h.to_string()
+                }
+            }
+            None => "? (the node does not answer)".to_string(),
+        };
+        let relayer_part = match relayer.api.get("/v1/status").await {
+            Some(status) => format!(
+                "anchors final: {} | deposits minted {} | releases paid {} | holds {}",
+                anchors_final(&status),
+                bridge_count(&status["bridge"]["deposits"], &["minted"]),
+                bridge_count(&status["bridge"]["releases"], &["released"]),
+                bridge_count(&status["bridge"]["releases"], &["holding", "held"]),
+            ),
+            None => "the relayer's /v1/status does not answer".to_string(),
+        };
         println!(
-            "[+{}s] symbiote height {height} | anchors final: {} | deposits minted {} | releases paid {} | holds {}",
-            started.elapsed().as_secs(),
-            anchors_final(&status),
-            bridge_count(&status["bridge"]["deposits"], &["minted"]),
-            bridge_count(&status["bridge"]["releases"], &["released"]),
-            bridge_count(&status["bridge"]["releases"], &["holding", "held"]),
+            "[+{}s] symbiote height {height} | {relayer_part}",
+            started.elapsed().as_secs()
         );
     }
 }

@@ -128,6 +128,15 @@ impl Api {
         response.json().await.ok()
     }
 
+    /// Whether GET `path` answers with a success.
+    pub async fn ok(&self, path: &str) -> bool {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
     /// GET `path` as text.
     pub async fn text(&self, path: &str) -> Result<String> {
         let url = format!("{}{path}", self.url);
@@ -162,7 +171,9 @@ impl Relayer {
             .arg("--config")
             .arg(config)
             .arg("run")
-            .env("RUST_LOG", "info,sqlx=warn");
+            .env("RUST_LOG", "info,sqlx=warn")
+            // A plain log: its tail is shown on the terminal when a step fails.
+            .env("NO_COLOR", "1");
         let process =
             NodeProcess::spawn("relayer", command, log).context("starting the relayer")?;
         Ok(Relayer {
