@@ -618,7 +618,15 @@ impl ReleaseStage {
                 if row.state == ReleaseStep::Executing
                     && matches!(state, ReleaseState::Queued { .. })
                 {
-                    return Ok(());
+                    // The payment was included but did not pay (too early by the chain's
+                    // clock, or paused): back to waiting, and another payment later.
+                    return self
+                        .go(
+                            row,
+                            with_state(row, ReleaseStep::QueuedOnChain),
+                            &format!("{how} did not pay the queued release; waiting again"),
+                        )
+                        .await;
                 }
                 self.apply_state(row, state, &how).await.map(|_| ())
             }
