@@ -36,6 +36,11 @@ pub struct BridgeSection {
     /// How long (seconds) to wait for a published symbiote transaction to be in a block.
     #[serde(default = "default_publish_timeout")]
     pub publish_timeout_seconds: u64,
+    /// A release transaction not included after this long (seconds) is replaced by a fee-bumped
+    /// one (the same EVM nonce; on Solana only once its blockhash has expired), so that at most
+    /// one of them pays.
+    #[serde(default = "default_replace_after")]
+    pub replace_after_seconds: u64,
     /// Release limits this relayer enforces itself, by `<hostchain>:<token>` (`native` for the
     /// hostchain's coin), on hostchains whose bridge has no limits of its own (Solana). On EVM
     /// chains the bridge contract's limits (`limitOf`) are read and matched instead.
@@ -52,6 +57,7 @@ impl Default for BridgeSection {
             poll_interval_ms: default_poll_ms(),
             takeover_seconds: default_takeover_seconds(),
             publish_timeout_seconds: default_publish_timeout(),
+            replace_after_seconds: default_replace_after(),
             limits: BTreeMap::new(),
         }
     }
@@ -132,6 +138,9 @@ fn default_takeover_seconds() -> u64 {
 }
 fn default_publish_timeout() -> u64 {
     30
+}
+fn default_replace_after() -> u64 {
+    120
 }
 fn default_true() -> bool {
     true

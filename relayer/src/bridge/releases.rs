@@ -650,12 +650,60 @@ impl ReleaseStage {
             TxStatus::ReorgedOut { .. } | TxStatus::InMempool | TxStatus::Unknown => {
                 // Sending the stored transaction again is harmless.
                 match anchorer.broadcast(latest).await {
-                    Ok(()) => Ok(()),
-                    Err(e) if matches!(e.kind, ErrorKind::Stale | ErrorKind::Rejected) => Ok(()),
-                    Err(e) => Err(e.into()),
+                    Ok(()) => {}
+                    Err(e) if matches!(e.kind, ErrorKind::Stale | ErrorKind::Rejected) => {}
+                    Err(e) => return Err(e.into()),
                 }
+                self.replace_if_stuck(row, latest).await
             }
         }
+    }
+
+    /// Replaces the newest transaction of a release by a fee-bumped one when it has waited
+    /// `replace_after_seconds`; the replacement is stored before it is sent.
+    async fn replace_if_stuck(&self, row: &ReleaseRow, latest: &PreparedTx) -> Result<(), BridgeError> {
+        let sent = self
+            .ctx
+            .store
+            .latest_release_tx_at(row.nonce)
+            .await?
+            .unwrap_or(row.state_since);
+        let limit = i64::try_from(self.ctx.config.replace_after_seconds.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        let waited = now_ms().saturating_sub(sent);
+        if waited < limit {
+            return Ok(());
+        }
+        let replacement = match self.adapter.anchorer().replace(latest).await {
+            Ok(tx) => tx,
+            // At the fee cap, or not replaceable yet (a Solana blockhash still valid): wait.
+            Err(e) if matches!(e.kind, ErrorKind::FeeCapReached | ErrorKind::Stale) => {
+                tracing::info!(hostchain = %self.hostchain, nonce = %row.nonce, error = %e, "release not replaced; waiting for inclusion");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let next = ReleaseRow {
+            tx_id: Some(replacement.id.clone()),
+            ..row.clone()
+        };
+        self.ctx
+            .store
+            .record_release_tx(
+                row,
+                &next,
+                &replacement,
+                &format!(
+                    "{} not included after {} s; replaced by {}",
+                    latest.id,
+                    waited / 1000,
+                    replacement.id
+                ),
+            )
+            .await?;
+        tracing::info!(hostchain = %self.hostchain, nonce = %row.nonce, old = %latest.id, new = %replacement.id, "release transaction replaced");
+        self.adapter.anchorer().broadcast(&replacement).await?;
+        Ok(())
     }
 
     /// Publishes this pass's approvals and holds, and records them.

@@ -622,6 +622,19 @@ impl Store {
                 current.nonce
             )));
         }
+        if current.state == next.state {
+            // A replacement: the state stays, the history still says why.
+            record(
+                &mut tx,
+                "release",
+                int(current.nonce.get())?,
+                Some(current.state.as_str()),
+                next.state.as_str(),
+                reason,
+                now_ms(),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -636,6 +649,17 @@ impl Store {
         rows.iter()
             .map(|r| serde_json::from_str(&r.try_get::<String, _>("prepared")?).map_err(corrupt))
             .collect()
+    }
+
+    /// When the newest transaction of a release was stored (ms), if it has one.
+    pub async fn latest_release_tx_at(&self, nonce: Nonce) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT created_at FROM release_txs WHERE nonce = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(int(nonce.get())?)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("created_at")).transpose()?)
     }
 
     /// What this relayer released of `token` on `hostchain` since `since_ms`, for the release
