@@ -661,7 +661,11 @@ impl ReleaseStage {
 
     /// Replaces the newest transaction of a release by a fee-bumped one when it has waited
     /// `replace_after_seconds`; the replacement is stored before it is sent.
-    async fn replace_if_stuck(&self, row: &ReleaseRow, latest: &PreparedTx) -> Result<(), BridgeError> {
+    async fn replace_if_stuck(
+        &self,
+        row: &ReleaseRow,
+        latest: &PreparedTx,
+    ) -> Result<(), BridgeError> {
         let sent = self
             .ctx
             .store
