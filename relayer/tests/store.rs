@@ -4,11 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chain_adapters::{Inclusion, PreparedTx};
-use relayer::store::{AnchorState, ReportRow, Store};
+use chain_adapters::{Inclusion, ObservedDeposit, PreparedTx};
+use relayer::store::{AnchorState, DepositState, ReleaseRow, ReleaseStep, ReportRow, Store};
 use symbiote::certificate::QuorumCertificate;
 use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::hash::Hash;
+use symbiote::state::{WithdrawalOrder, WithdrawalStatus};
+use symbiote::tx::DepositId;
+use symbiote::types::{Amount, HostAddress, HostTxId, Nonce, TokenId};
 use symbiote::types::{Height, HostchainId, SymbioteId};
 
 fn commitment(symbiote: SymbioteId, from: u64, to: u64) -> Commitment {
@@ -231,11 +234,193 @@ async fn exercise(url: &str) {
         "{counts:?}"
     );
 
+    bridge(&store).await;
+
     // Reopening the same database (a restart) keeps everything and re-applies no migration.
     drop(store);
     let again = Store::open(url).await.unwrap();
     assert_eq!(again.batch_count().await.unwrap(), 2);
     assert_eq!(again.anchor_txs(anchor.id).await.unwrap().len(), 2);
+}
+
+/// The bridge's tables: deposits once each with their cursor, state moves with history,
+/// releases with their transactions, and what the release limits count.
+async fn bridge(store: &Store) {
+    let evm = HostchainId::new("evm-31337").unwrap();
+    let recipient = symbiote::crypto::Keypair::generate().public();
+    let deposit = |tx: &str, routable: bool| ObservedDeposit {
+        id: DepositId {
+            hostchain: evm.clone(),
+            tx: HostTxId::new(tx).unwrap(),
+            index: 2,
+        },
+        token: TokenId::native(),
+        amount: Amount::new(u128::MAX - 1),
+        recipient: routable.then_some(recipient),
+        raw_recipient: "raw".into(),
+        depositor: "0xdead".into(),
+        block: 7,
+    };
+    let scan = [deposit("0xaa", true), deposit("0xbb", false)];
+    assert_eq!(
+        store
+            .record_scan("evm-31337", &scan, "8:0xh")
+            .await
+            .unwrap(),
+        2
+    );
+    // The same scan again (a restart before the cursor moved on) adds nothing.
+    assert_eq!(
+        store
+            .record_scan("evm-31337", &scan, "9:0xi")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.deposit_cursor("evm-31337").await.unwrap().as_deref(),
+        Some("9:0xi")
+    );
+    let seen = store
+        .deposits_in("evm-31337", DepositState::Seen, 10)
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].amount, Amount::new(u128::MAX - 1));
+    assert_eq!(seen[0].deposit().unwrap().unwrap().recipient, recipient);
+    let unroutable = store
+        .deposits(Some(DepositState::Unroutable), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(unroutable.len(), 1);
+    assert!(unroutable[0].deposit().unwrap().is_none());
+    store
+        .move_deposits(
+            &[seen[0].id],
+            DepositState::Seen,
+            DepositState::Attested,
+            Some("abcd"),
+            "attested",
+        )
+        .await
+        .unwrap();
+    // A move from a state the deposit is no longer in changes nothing.
+    store
+        .move_deposits(
+            &[seen[0].id],
+            DepositState::Seen,
+            DepositState::Minted,
+            None,
+            "stale",
+        )
+        .await
+        .unwrap();
+    let attested = store
+        .deposits_in("evm-31337", DepositState::Attested, 10)
+        .await
+        .unwrap();
+    assert_eq!(attested[0].attest_tx.as_deref(), Some("abcd"));
+    assert_eq!(
+        store
+            .transitions("deposit", seen[0].id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A release: recorded once, moved, its transaction stored with the move.
+    let order = WithdrawalOrder {
+        nonce: Nonce::new(5),
+        hostchain: evm.clone(),
+        token: TokenId::native(),
+        amount: Amount::new(300),
+        destination: HostAddress::new("0x00000000000000000000000000000000000000bb").unwrap(),
+        burner: recipient,
+        height: Height::new(3),
+        status: WithdrawalStatus::Open,
+        approvals: Default::default(),
+        holds: Default::default(),
+    };
+    assert!(store.add_release(&order).await.unwrap());
+    assert!(!store.add_release(&order).await.unwrap());
+    let row = store.release(Nonce::new(5)).await.unwrap().unwrap();
+    assert_eq!(row.state, ReleaseStep::Scouting);
+    let approved = ReleaseRow {
+        state: ReleaseStep::Approved,
+        verdict: Some("clean".into()),
+        release_after: Some(1_700_000_000),
+        ..row.clone()
+    };
+    assert!(
+        store
+            .save_release(&row, &approved, "approved")
+            .await
+            .unwrap()
+    );
+    // Writing over a state the release is no longer in is refused.
+    assert!(!store.save_release(&row, &approved, "stale").await.unwrap());
+    let submitted = ReleaseRow {
+        state: ReleaseStep::Submitted,
+        tx_id: Some("0xtx".into()),
+        ..approved.clone()
+    };
+    store
+        .record_release_tx(&approved, &submitted, &prepared("0xtx"), "sent")
+        .await
+        .unwrap();
+    assert_eq!(store.release_txs(Nonce::new(5)).await.unwrap().len(), 1);
+    assert!(
+        store
+            .latest_release_tx_at(Nonce::new(5))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.open_releases("evm-31337").await.unwrap()[0].state,
+        ReleaseStep::Submitted
+    );
+    let released = ReleaseRow {
+        state: ReleaseStep::Released,
+        released_at: Some(relayer::store::now_ms()),
+        ..submitted.clone()
+    };
+    assert!(
+        store
+            .save_release(&submitted, &released, "paid")
+            .await
+            .unwrap()
+    );
+    assert!(store.open_releases("evm-31337").await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .released_since("evm-31337", "native", 0)
+            .await
+            .unwrap(),
+        Amount::new(300)
+    );
+    let history: Vec<String> = store
+        .release_history(Nonce::new(5))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.to)
+        .collect();
+    assert_eq!(history, ["scouting", "approved", "submitted", "released"]);
+    assert_eq!(
+        store
+            .releases(&[ReleaseStep::Released], 10, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.release_counts().await.unwrap().contains(&(
+        "evm-31337".into(),
+        "released".into(),
+        1
+    )));
 }
 
 #[tokio::test]
