@@ -118,7 +118,7 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
     let mut tasks = JoinSet::new();
 
     // Each stage runs only while this replica holds its role (always, with SQLite); the
-    // closures build a fresh stage each time the role is (re)acquired.
+    // closures start a fresh copy of the stage each time the role is (re)acquired.
     let leases = leader::Leases::new(
         store.clone(),
         symbiote,
@@ -127,81 +127,58 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
     );
     tasks.spawn(leases.clone().presence(shutdown.clone()));
     let poll = Duration::from_millis(config.symbiote.poll_interval_ms.max(10));
-    let follower = {
-        let (store, node, metrics) = (store.clone(), node.clone(), metrics.clone());
-        move |token| {
-            Follower {
-                store: store.clone(),
-                node: node.clone(),
-                genesis: genesis.clone(),
-                poll,
-                metrics: metrics.clone(),
-            }
-            .run(token)
-        }
+    let follower = Follower {
+        store: store.clone(),
+        node: node.clone(),
+        genesis,
+        poll,
+        metrics: metrics.clone(),
     };
-    tasks.spawn(leader::run_while_leader(
-        leases.clone(),
+    spawn_role(
+        &mut tasks,
+        &leases,
         Role::follower(),
-        shutdown.clone(),
-        follower,
-    ));
-    let configured: Vec<_> = config
-        .hostchain_configs(file)?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let batcher = {
-        let (store, node, policy) = (store.clone(), node.clone(), config.batch.clone());
-        move |token| {
-            Batcher {
-                store: store.clone(),
-                policy: policy.clone(),
-                node: node.clone(),
-                symbiote,
-                configured: configured.clone(),
-            }
-            .run(poll, token)
-        }
+        &shutdown,
+        move |token| follower.clone().run(token),
+    );
+    let batcher = Batcher {
+        store: store.clone(),
+        policy: config.batch.clone(),
+        node: node.clone(),
+        symbiote,
+        configured: config
+            .hostchain_configs(file)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect(),
     };
-    tasks.spawn(leader::run_while_leader(
-        leases.clone(),
+    spawn_role(
+        &mut tasks,
+        &leases,
         Role::batcher(),
-        shutdown.clone(),
-        batcher,
-    ));
+        &shutdown,
+        move |token| batcher.clone().run(poll, token),
+    );
     for (hostchain, adapter) in &adapters {
-        let anchorer = {
-            let (hostchain, adapter) = (hostchain.clone(), adapter.clone());
-            let (store, config, metrics) =
-                (store.clone(), config.anchoring.clone(), metrics.clone());
-            move |token| {
-                HostchainAnchorer {
-                    hostchain: hostchain.clone(),
-                    adapter: adapter.clone(),
-                    store: store.clone(),
-                    config: config.clone(),
-                    symbiote,
-                    metrics: metrics.clone(),
-                }
-                .run(token)
-            }
+        let anchorer = HostchainAnchorer {
+            hostchain: hostchain.clone(),
+            adapter: adapter.clone(),
+            store: store.clone(),
+            config: config.anchoring.clone(),
+            symbiote,
+            metrics: metrics.clone(),
         };
-        tasks.spawn(leader::run_while_leader(
-            leases.clone(),
-            Role::anchorer(hostchain),
-            shutdown.clone(),
-            anchorer,
-        ));
-    }
-
-    if config.bridge.enabled || config.bridge.key_file.is_some() || config.bridge.key_env.is_some()
-    {
-        spawn_bridge(
-            &config, file, &adapters, &store, &node, symbiote, &metrics, &leases, &shutdown,
+        spawn_role(
             &mut tasks,
-        )?;
+            &leases,
+            Role::anchorer(hostchain),
+            &shutdown,
+            move |token| anchorer.clone().run(token),
+        );
     }
+    spawn_bridge(
+        &config, file, &adapters, &store, &node, symbiote, &metrics, &leases, &shutdown, &mut tasks,
+    )?;
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -271,58 +248,62 @@ fn spawn_bridge(
     ));
     for (hostchain, adapter) in adapters {
         if adapter.relayer_sets().is_some() {
-            let (ctx, hostchain_name, adapter) = (ctx.clone(), hostchain.clone(), adapter.clone());
-            let sent = Arc::new(tokio::sync::Mutex::new(std::collections::HashMap::new()));
-            tasks.spawn(leader::run_while_leader(
-                leases.clone(),
-                Role::new(format!("rotation:{hostchain}")),
-                shutdown.clone(),
-                move |token| {
-                    bridge::rotation::RotationStage {
-                        ctx: ctx.clone(),
-                        hostchain: hostchain_name.clone(),
-                        adapter: adapter.clone(),
-                        sent: sent.clone(),
-                    }
-                    .run(token)
-                },
-            ));
+            let stage = bridge::rotation::RotationStage {
+                ctx: ctx.clone(),
+                hostchain: hostchain.clone(),
+                adapter: adapter.clone(),
+                sent: Arc::default(),
+            };
+            let role = Role::new(format!("rotation:{hostchain}"));
+            spawn_role(tasks, leases, role, shutdown, move |token| {
+                stage.clone().run(token)
+            });
         }
         if !config.bridge.enabled {
             continue;
         }
         if adapter.deposits().is_some() {
-            let (ctx, hostchain_name, adapter) = (ctx.clone(), hostchain.clone(), adapter.clone());
-            tasks.spawn(leader::run_while_leader(
-                leases.clone(),
-                Role::new(format!("deposits:{hostchain}")),
-                shutdown.clone(),
-                move |token| {
-                    bridge::deposits::DepositStage {
-                        ctx: ctx.clone(),
-                        hostchain: hostchain_name.clone(),
-                        adapter: adapter.clone(),
-                    }
-                    .run(token)
-                },
-            ));
+            let stage = bridge::deposits::DepositStage {
+                ctx: ctx.clone(),
+                hostchain: hostchain.clone(),
+                adapter: adapter.clone(),
+            };
+            let role = Role::new(format!("deposits:{hostchain}"));
+            spawn_role(tasks, leases, role, shutdown, move |token| {
+                stage.clone().run(token)
+            });
         }
         if adapter.releaser().is_some() {
-            let (ctx, hostchain_name, adapter) = (ctx.clone(), hostchain.clone(), adapter.clone());
-            tasks.spawn(leader::run_while_leader(
-                leases.clone(),
-                Role::new(format!("releases:{hostchain}")),
-                shutdown.clone(),
-                move |token| {
-                    bridge::releases::ReleaseStage {
-                        ctx: ctx.clone(),
-                        hostchain: hostchain_name.clone(),
-                        adapter: adapter.clone(),
-                    }
-                    .run(token)
-                },
-            ));
+            let stage = bridge::releases::ReleaseStage {
+                ctx: ctx.clone(),
+                hostchain: hostchain.clone(),
+                adapter: adapter.clone(),
+            };
+            let role = Role::new(format!("releases:{hostchain}"));
+            spawn_role(tasks, leases, role, shutdown, move |token| {
+                stage.clone().run(token)
+            });
         }
     }
     Ok(())
+}
+
+/// Runs a stage (`run` builds and runs it for a cancellation token) while this replica holds
+/// its role.
+fn spawn_role<F, Fut>(
+    tasks: &mut JoinSet<()>,
+    leases: &leader::Leases,
+    role: Role,
+    shutdown: &CancellationToken,
+    run: F,
+) where
+    F: FnMut(CancellationToken) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tasks.spawn(leader::run_while_leader(
+        leases.clone(),
+        role,
+        shutdown.clone(),
+        run,
+    ));
 }

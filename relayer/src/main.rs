@@ -161,7 +161,10 @@ async fn main() -> Result<()> {
             println!("{}", String::from_utf8(report.to_bytes()?)?);
             eprintln!(
                 "{}: {} at block {} (report {})",
-                report.body.address, report.body.verdict, report.body.block, report.hash
+                report.body.address(),
+                report.body.verdict,
+                report.body.block(),
+                report.hash
             );
             Ok(())
         }
@@ -183,13 +186,16 @@ async fn main() -> Result<()> {
             if !result.confirmed {
                 bail!(
                     "refuted: at block {} {}",
-                    report.body.block,
+                    report.body.block(),
                     result.differences.join("; ")
                 );
             }
             eprintln!(
                 "confirmed: {} is {} at block {} (signed by {})",
-                report.body.address, report.body.verdict, report.body.block, report.body.scout
+                report.body.address(),
+                report.body.verdict,
+                report.body.block(),
+                report.body.scout
             );
             Ok(())
         }

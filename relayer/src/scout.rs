@@ -165,13 +165,8 @@ pub struct ReportBody {
     pub symbiote: SymbioteId,
     /// The hostchain (its id in the relayer's configuration and the symbiote's hostchain set).
     pub hostchain: String,
-    /// The inspected destination.
-    pub address: HostAddress,
-    /// The block (slot) every answer is from.
-    pub block: u64,
-    /// The destination's code hash, if it has code.
-    pub code_hash: Option<String>,
-    /// What the hostchain's scout found.
+    /// What the hostchain's scout found: the destination, the block (slot) every answer is
+    /// from, its code hash and the findings.
     pub inspection: Inspection,
     /// What the configured lists added.
     pub policy: Vec<Finding>,
@@ -184,6 +179,15 @@ pub struct ReportBody {
 }
 
 impl ReportBody {
+    /// The inspected destination.
+    pub fn address(&self) -> &HostAddress {
+        &self.inspection.address
+    }
+
+    /// The block (slot) every answer is from.
+    pub fn block(&self) -> u64 {
+        self.inspection.block
+    }
     /// The report hash: what the signature signs and what holds and approvals name.
     pub fn hash(&self) -> Result<Hash, ReportError> {
         let bytes = serde_json::to_vec(self).map_err(|e| ReportError::Encode(e.to_string()))?;
@@ -253,9 +257,6 @@ impl ScoutReport {
             version: REPORT_VERSION,
             symbiote,
             hostchain: hostchain.to_string(),
-            address: inspection.address.clone(),
-            block: inspection.block,
-            code_hash: inspection.code_hash.clone(),
             inspection,
             policy: policy_findings,
             verdict,
@@ -416,12 +417,13 @@ pub async fn reverify(
     scout: &dyn chain_adapters::Scout,
 ) -> Result<Reverification, chain_adapters::AdapterError> {
     let body = &report.body;
-    let again = scout.inspect(&body.address, Some(body.block)).await?;
+    let again = scout.inspect(body.address(), Some(body.block())).await?;
     let mut differences = Vec::new();
-    if again.block != body.block {
+    if again.block != body.block() {
         differences.push(format!(
             "inspected at block {} instead of {}",
-            again.block, body.block
+            again.block,
+            body.block()
         ));
     }
     if again.code_hash != body.inspection.code_hash {

@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use chain_adapters::{DepositCursor, HostchainAdapter};
-use symbiote::tx::{MAX_BATCH_ENTRIES, Transaction};
+use symbiote::node::wire::DepositReply;
+use symbiote::tx::{DepositId, MAX_BATCH_ENTRIES, Transaction};
 use tokio_util::sync::CancellationToken;
 
 use super::publisher::PublishError;
@@ -27,6 +28,7 @@ use crate::store::{DepositRow, DepositState};
 const MAX_SCANS_PER_PASS: usize = 20;
 
 /// Watches one hostchain's bridge and gets its deposits minted.
+#[derive(Clone)]
 pub struct DepositStage {
     pub ctx: Arc<BridgeContext>,
     pub hostchain: String,
@@ -75,10 +77,14 @@ impl DepositStage {
             .store
             .deposits_in(&self.hostchain, DepositState::Attested, 1_000)
             .await?;
+        let ids = attested
+            .iter()
+            .map(|row| row.deposit_id())
+            .collect::<Result<Vec<_>, _>>()?;
+        let replies = self.replies(&ids).await?;
         let mut minted = Vec::new();
         let mut lost = Vec::new();
-        for row in &attested {
-            let reply = self.ctx.node.deposit(&row.deposit_id()?).await?;
+        for (row, reply) in attested.iter().zip(&replies) {
             if reply.minted {
                 minted.push(row.id);
             } else if !reply.pending.iter().any(|p| p.attesters.contains(&me)) {
@@ -102,14 +108,18 @@ impl DepositStage {
             .store
             .deposits_in(&self.hostchain, DepositState::Seen, limit)
             .await?;
+        let mut routable: Vec<(&DepositRow, symbiote::tx::Deposit)> = Vec::new();
+        for row in &seen {
+            if let Some(deposit) = row.deposit()? {
+                routable.push((row, deposit));
+            }
+        }
+        let ids: Vec<_> = routable.iter().map(|(_, d)| d.id.clone()).collect();
+        let replies = self.replies(&ids).await?;
         let mut to_attest: Vec<(&DepositRow, symbiote::tx::Deposit)> = Vec::new();
         let mut already_minted = Vec::new();
         let mut already_attested = Vec::new();
-        for row in &seen {
-            let Some(deposit) = row.deposit()? else {
-                continue;
-            };
-            let reply = self.ctx.node.deposit(&deposit.id).await?;
+        for ((row, deposit), reply) in routable.into_iter().zip(&replies) {
             if reply.minted {
                 already_minted.push(row.id);
             } else if reply
@@ -162,6 +172,22 @@ impl DepositStage {
             Err(PublishError::Superseded(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// What the symbiote says of `ids`, in one request, in the same order.
+    async fn replies(&self, ids: &[DepositId]) -> Result<Vec<DepositReply>, BridgeError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let replies = self.ctx.node.deposits(ids).await?;
+        if replies.len() != ids.len() {
+            return Err(BridgeError::Inconsistent(format!(
+                "the node answered {} of {} deposits asked about",
+                replies.len(),
+                ids.len()
+            )));
+        }
+        Ok(replies)
     }
 
     async fn finish(&self, ids: &[i64], from: DepositState) -> Result<(), BridgeError> {

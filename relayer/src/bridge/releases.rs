@@ -44,6 +44,7 @@ fn cursor_key(hostchain: &str) -> String {
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Drives the releases of one hostchain.
+#[derive(Clone)]
 pub struct ReleaseStage {
     pub ctx: Arc<BridgeContext>,
     pub hostchain: String,
@@ -74,10 +75,7 @@ impl ReleaseStage {
                 }
             }
             next = last.saturating_add(1);
-            self.ctx
-                .store
-                .record_scan(&key, &[], &next.to_string())
-                .await?;
+            self.ctx.store.set_cursor(&key, &next.to_string()).await?;
         }
     }
 
@@ -89,25 +87,31 @@ impl ReleaseStage {
         let now = now_ms();
         let mut approvals = Vec::new();
         let mut holds = Vec::new();
-        for row in self.ctx.store.open_releases(&self.hostchain).await? {
-            if row.next_attempt_at > now {
-                continue;
+        let due: Vec<ReleaseRow> = self
+            .ctx
+            .store
+            .open_releases(&self.hostchain)
+            .await?
+            .into_iter()
+            .filter(|row| row.next_attempt_at <= now)
+            .collect();
+        // Every order in one request per page.
+        let mut orders = std::collections::BTreeMap::new();
+        for page in due.chunks(symbiote::node::api::MAX_PAGE) {
+            let nonces: Vec<Nonce> = page.iter().map(|row| row.nonce).collect();
+            for order in self.ctx.node.withdrawals_of(&nonces).await? {
+                orders.insert(order.nonce, order);
             }
-            let Some(order) = self
-                .ctx
-                .node
-                .withdrawals(row.nonce, 1)
-                .await?
-                .into_iter()
-                .find(|o| o.nonce == row.nonce)
-            else {
+        }
+        for row in due {
+            let Some(order) = orders.get(&row.nonce) else {
                 return Err(BridgeError::Inconsistent(format!(
                     "withdrawal order {} is not on the symbiote",
                     row.nonce
                 )));
             };
             match self
-                .advance(&row, &order, &relayers, &mut approvals, &mut holds)
+                .advance(&row, order, &relayers, &mut approvals, &mut holds)
                 .await
             {
                 Ok(()) => {}
@@ -445,7 +449,7 @@ impl ReleaseStage {
                 hash: report.hash.to_string(),
                 hostchain: self.hostchain.clone(),
                 address: row.destination.clone(),
-                block: report.body.block,
+                block: report.body.block(),
                 verdict: report.body.verdict.as_str().into(),
                 nonce: Some(row.nonce.get()),
                 report: String::from_utf8(report.to_bytes()?)

@@ -24,6 +24,7 @@ use super::{BridgeContext, BridgeError};
 const RESUBMIT_AFTER: Duration = Duration::from_secs(30);
 
 /// Rotates the relayer sets of one hostchain's contracts.
+#[derive(Clone)]
 pub struct RotationStage {
     pub ctx: Arc<BridgeContext>,
     pub hostchain: String,

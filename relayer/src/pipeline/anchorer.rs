@@ -45,6 +45,7 @@ pub enum AnchorError {
 }
 
 /// Drives the anchors of one hostchain.
+#[derive(Clone)]
 pub struct HostchainAnchorer {
     /// The hostchain's id as stored.
     pub hostchain: String,

@@ -28,6 +28,7 @@ pub enum BatchError {
 }
 
 /// Cuts batches.
+#[derive(Clone)]
 pub struct Batcher {
     /// Reads blocks, writes batches and anchors.
     pub store: Store,

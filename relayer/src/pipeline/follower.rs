@@ -33,6 +33,7 @@ pub enum FollowError {
 }
 
 /// Follows one symbiote.
+#[derive(Clone)]
 pub struct Follower {
     /// Where verified blocks go.
     pub store: Store,

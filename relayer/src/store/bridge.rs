@@ -277,10 +277,30 @@ fn release_row(r: &sqlx::any::AnyRow) -> Result<ReleaseRow, StoreError> {
     })
 }
 
+async fn write_cursor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &str,
+    value: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO deposit_cursors (hostchain, cursor, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (hostchain) DO UPDATE SET cursor = excluded.cursor, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     // ---- deposits ----
 
-    /// Where the deposit scan of `hostchain` resumes.
+    /// Where the deposit scan of `hostchain` resumes (or the cursor named `hostchain` that
+    /// [`Store::set_cursor`] stored).
     pub async fn deposit_cursor(&self, hostchain: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT cursor FROM deposit_cursors WHERE hostchain = $1")
             .bind(hostchain)
@@ -327,18 +347,18 @@ impl Store {
             .await?;
             added += result.rows_affected();
         }
-        sqlx::query(
-            "INSERT INTO deposit_cursors (hostchain, cursor, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (hostchain) DO UPDATE SET cursor = excluded.cursor, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(hostchain)
-        .bind(next)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        write_cursor(&mut tx, hostchain, next, now).await?;
         tx.commit().await?;
         Ok(added)
+    }
+
+    /// Stores the cursor named `key` (a scan position that is not a deposit scan's, such as
+    /// the next withdrawal order to take).
+    pub async fn set_cursor(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        write_cursor(&mut tx, key, value, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Deposits of `hostchain` in `state`, oldest first, at most `limit`.

@@ -38,8 +38,9 @@ use super::client::Peers;
 use super::consensus::{Consensus, ConsensusError};
 use super::store::ChainBlock;
 use super::wire::{
-    AccountReply, Balance, CommitmentReply, CosignaturesReply, Cosigned, DepositReply, ErrorReply,
-    GovernanceReply, HeadInfo, NodeInfo, SubmitReply, SubmitRequest, TxStatusReply,
+    AccountReply, Balance, CommitmentReply, CosignaturesReply, Cosigned, DepositReply,
+    DepositsQuery, ErrorReply, GovernanceReply, HeadInfo, NodeInfo, SubmitReply, SubmitRequest,
+    TxStatusReply, WithdrawalsQuery,
 };
 
 /// The most blocks one commitment proof request may span.
@@ -120,9 +121,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/transactions/{hash}", get(tx_status))
         .route("/v1/accounts/{key}", get(account))
         .route("/v1/withdrawals", get(withdrawals))
+        .route("/v1/withdrawals/query", post(withdrawals_query))
         .route("/v1/governance", get(governance))
         .route("/v1/validators", get(validators))
         .route("/v1/deposits/{hostchain}/{tx}/{index}", get(deposit))
+        .route("/v1/deposits/query", post(deposits_query))
         .route("/v1/cosignatures/{subject}", get(cosignatures))
         .route("/v1/proofs/commitment", get(commitment_proof))
         .merge(consensus)
@@ -350,11 +353,58 @@ async fn deposit(
         tx: HostTxId::new(&tx).map_err(|e| ApiError::bad_request(e.to_string()))?,
         index,
     };
-    let (minted, pending) = app
-        .chain
-        .with_state(|s| (s.is_minted(&id), s.pending_mint(&id).to_vec()))
-        .await;
-    Ok(Json(DepositReply { minted, pending }))
+    Ok(Json(app.chain.with_state(|s| deposit_reply(s, &id)).await))
+}
+
+fn deposit_reply(state: &crate::state::ChainState, id: &DepositId) -> DepositReply {
+    DepositReply {
+        minted: state.is_minted(id),
+        pending: state.pending_mint(id).to_vec(),
+    }
+}
+
+fn check_query_len(len: usize) -> Result<(), ApiError> {
+    if len > MAX_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "{len} entries asked at once; at most {MAX_PAGE}"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /v1/deposits/query`: the state of several deposits at once, in the order asked.
+async fn deposits_query(
+    State(app): State<AppState>,
+    Json(query): Json<DepositsQuery>,
+) -> ApiResult<Json<Vec<DepositReply>>> {
+    check_query_len(query.ids.len())?;
+    Ok(Json(
+        app.chain
+            .with_state(|s| query.ids.iter().map(|id| deposit_reply(s, id)).collect())
+            .await,
+    ))
+}
+
+/// `POST /v1/withdrawals/query`: the withdrawal orders with these nonces (those that exist),
+/// by nonce.
+async fn withdrawals_query(
+    State(app): State<AppState>,
+    Json(query): Json<WithdrawalsQuery>,
+) -> ApiResult<Json<Vec<crate::state::WithdrawalOrder>>> {
+    check_query_len(query.nonces.len())?;
+    let mut nonces = query.nonces;
+    nonces.sort();
+    nonces.dedup();
+    Ok(Json(
+        app.chain
+            .with_state(|s| {
+                nonces
+                    .iter()
+                    .filter_map(|n| s.withdrawal(*n).cloned())
+                    .collect()
+            })
+            .await,
+    ))
 }
 
 async fn cosignatures(

@@ -131,6 +131,19 @@ impl NodeClient {
             .map_err(|source| ClientError::Http { url, source })
     }
 
+    async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let response = self.send(self.http.post(&url).json(body), &url).await?;
+        response
+            .json()
+            .await
+            .map_err(|source| ClientError::Http { url, source })
+    }
+
     async fn get_optional_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
         let url = format!("{}{path}", self.base);
         match self.send(self.http.get(&url), &url).await {
@@ -274,6 +287,29 @@ impl NodeClient {
         subject: &Hash,
     ) -> Result<crate::node::wire::CosignaturesReply, ClientError> {
         self.get_json(&format!("/v1/cosignatures/{subject}")).await
+    }
+
+    /// [`Self::deposit`] of several deposits in one request, in the order given.
+    pub async fn deposits(&self, ids: &[DepositId]) -> Result<Vec<DepositReply>, ClientError> {
+        self.post_json(
+            "/v1/deposits/query",
+            &crate::node::wire::DepositsQuery { ids: ids.to_vec() },
+        )
+        .await
+    }
+
+    /// The withdrawal orders with these nonces (those that exist), by nonce, in one request.
+    pub async fn withdrawals_of(
+        &self,
+        nonces: &[Nonce],
+    ) -> Result<Vec<WithdrawalOrder>, ClientError> {
+        self.post_json(
+            "/v1/withdrawals/query",
+            &crate::node::wire::WithdrawalsQuery {
+                nonces: nonces.to_vec(),
+            },
+        )
+        .await
     }
 
     /// Whether a deposit has been minted, and its attestations while it is not.

@@ -212,6 +212,20 @@ pub struct Cosigned {
     pub signature: Vec<u8>,
 }
 
+/// `POST /v1/deposits/query`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DepositsQuery {
+    /// The deposits asked about (at most 1,000).
+    pub ids: Vec<crate::tx::DepositId>,
+}
+
+/// `POST /v1/withdrawals/query`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WithdrawalsQuery {
+    /// The withdrawal orders asked about (at most 1,000).
+    pub nonces: Vec<Nonce>,
+}
+
 /// Any error reply.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorReply {
