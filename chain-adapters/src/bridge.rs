@@ -100,15 +100,15 @@ pub trait Releaser: Send + Sync {
         Ok(None)
     }
 
-    /// Builds the transaction that pays a release the bridge queued, once its delay has
-    /// passed (see [`ReleaseState::Queued`]).
     /// The hostchain's own clock (unix seconds of its latest block), against which a bridge's
     /// queue delays run; `None` where the bridge has no queue (the relayer's clock is used).
     async fn hostchain_time(&self) -> AdapterResult<Option<u64>> {
         Ok(None)
     }
 
-    /// Bridges without a queue refuse with [`crate::ErrorKind::Config`].
+    /// Builds the transaction that pays a release the bridge queued, once its delay has
+    /// passed (see [`ReleaseState::Queued`]). Bridges without a queue refuse with
+    /// [`crate::ErrorKind::Config`].
     async fn prepare_execute_queued(&self, nonce: Nonce) -> AdapterResult<PreparedTx>;
 }
 

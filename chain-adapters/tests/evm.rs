@@ -15,10 +15,10 @@ use alloy::signers::local::PrivateKeySigner;
 use chain_adapters::evm::EvmAdapter;
 use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge};
 use chain_adapters::evm::fees::Wei;
-use chain_adapters::{Anchorer, ErrorKind, PreparedTx, ReleaseOrder, TxStatus};
-use common::evm::{Chain, ETHER, included, meta, request, request_of, settled};
+use chain_adapters::{Anchorer, ErrorKind, PreparedTx, TxStatus};
+use common::evm::{Chain, ETHER, included, meta, order, request, request_of, settled};
 use serde_json::json;
-use symbiote::types::{Amount, HostAddress, HostchainId, Nonce, TokenId};
+use symbiote::types::HostchainId;
 
 /// The status of included `tx`, checked against the head read around it: confirmations are
 /// `head - height + 1` and the anchor is final from 3 on (the tests' configured depth).
@@ -391,13 +391,7 @@ async fn release_pays_once_and_the_bridge_refuses_the_nonce_again() {
     let adapter = chain.adapter(&relayer, anchor, Some(bridge), json!({}));
     let releaser = chain_adapters::HostchainAdapter::releaser(&adapter).unwrap();
     let recipient = PrivateKeySigner::random().address();
-    let order = ReleaseOrder {
-        nonce: Nonce::new(7),
-        token: TokenId::native(),
-        amount: Amount::new(2 * ETHER),
-        destination: HostAddress::new(&recipient.to_checksum(None)).unwrap(),
-        cosignatures: Vec::new(),
-    };
+    let order = order(7, recipient, 2 * ETHER);
 
     let digest = adapter.release_digest(&order).await.unwrap();
     let on_chain = SymbioteBridge::new(bridge, &chain.deployer)

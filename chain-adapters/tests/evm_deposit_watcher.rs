@@ -11,9 +11,10 @@ use alloy::consensus::TxEnvelope;
 use alloy::eips::Encodable2718;
 use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
+use chain_adapters::evm::EvmAdapter;
 use chain_adapters::evm::bindings::SymbioteBridge;
 use chain_adapters::{DepositCursor, DepositScan, DepositWatcher, ObservedDeposit};
 use common::evm::{Chain, ETHER, PlainToken, invalid_recipient, provider, scan_all, send};
@@ -21,29 +22,66 @@ use serde_json::json;
 use symbiote::crypto::Keypair as SymbioteKey;
 use symbiote::types::{Amount, TokenId};
 
+/// A bridge (with the anchor contract an adapter needs) whose set is one relayer, and a funded
+/// depositor.
+struct Deployment {
+    relayer: PrivateKeySigner,
+    depositor_key: PrivateKeySigner,
+    /// Sends as the depositor.
+    depositor: DynProvider,
+    anchor: Address,
+    bridge: Address,
+    /// The head once the contracts are deployed: where the watchers start.
+    start: u64,
+}
+
+impl Deployment {
+    async fn new(chain: &Chain) -> Deployment {
+        let relayer = chain.funded_key().await;
+        let depositor_key = chain.funded_key().await;
+        let anchor = chain.deploy_anchor(&[relayer.address()], 1).await;
+        let bridge = chain.deploy_bridge(&[relayer.address()], 1).await;
+        let start = chain.deployer.get_block_number().await.unwrap();
+        Deployment {
+            depositor: provider(&chain.anvil, depositor_key.clone()),
+            relayer,
+            depositor_key,
+            anchor,
+            bridge,
+            start,
+        }
+    }
+
+    /// A new adapter of the relayer that watches from `start`; `extra` adds configuration.
+    fn adapter(&self, chain: &Chain, mut extra: serde_json::Value) -> EvmAdapter {
+        extra["deposit_start_block"] = json!(self.start);
+        chain.adapter(&self.relayer, self.anchor, Some(self.bridge), extra)
+    }
+
+    /// The bridge, called by the depositor.
+    fn as_depositor(&self) -> SymbioteBridge::SymbioteBridgeInstance<&DynProvider> {
+        SymbioteBridge::new(self.bridge, &self.depositor)
+    }
+}
+
 #[tokio::test]
 async fn deposits_are_reported_once_past_the_confirmation_depth() {
     let chain = Chain::start().await;
-    let relayer = chain.funded_key().await;
-    let depositor_key = chain.funded_key().await;
-    let anchor = chain.deploy_anchor(&[relayer.address()], 1).await;
-    let bridge = chain.deploy_bridge(&[relayer.address()], 1).await;
-    let start = chain.deployer.get_block_number().await.unwrap();
-    let adapter = chain.adapter(
-        &relayer,
-        anchor,
-        Some(bridge),
-        json!({ "deposit_range": 2, "deposit_start_block": start }),
-    );
+    let deployment = Deployment::new(&chain).await;
+    let adapter = deployment.adapter(&chain, json!({ "deposit_range": 2 }));
     let watcher = chain_adapters::HostchainAdapter::deposits(&adapter).unwrap();
 
-    let depositor = provider(&chain.anvil, depositor_key.clone());
-    let token = PlainToken::deploy(&depositor, "Plain".to_string(), "PLN".to_string())
-        .await
-        .unwrap();
-    let bridge_as_depositor = SymbioteBridge::new(bridge, &depositor);
+    let depositor_key = &deployment.depositor_key;
+    let token = PlainToken::deploy(
+        &deployment.depositor,
+        "Plain".to_string(),
+        "PLN".to_string(),
+    )
+    .await
+    .unwrap();
+    let bridge_as_depositor = deployment.as_depositor();
     send(token.mint(depositor_key.address(), U256::from(1_000))).await;
-    send(token.approve(bridge, U256::from(1_000))).await;
+    send(token.approve(deployment.bridge, U256::from(1_000))).await;
 
     let alice = SymbioteKey::generate().public();
     let bad = invalid_recipient();
@@ -140,21 +178,12 @@ async fn deposit_reorged_out_before_its_depth_is_never_reported() {
     let Some(chain) = Chain::start_exclusive().await else {
         return;
     };
-    let relayer = chain.funded_key().await;
-    let depositor_key = chain.funded_key().await;
-    let anchor = chain.deploy_anchor(&[relayer.address()], 1).await;
-    let bridge = chain.deploy_bridge(&[relayer.address()], 1).await;
-    let start = chain.deployer.get_block_number().await.unwrap();
+    let deployment = Deployment::new(&chain).await;
     // The tests' depth: 3 confirmations.
-    let adapter = chain.adapter(
-        &relayer,
-        anchor,
-        Some(bridge),
-        json!({ "deposit_start_block": start }),
-    );
+    let adapter = deployment.adapter(&chain, json!({}));
     let watcher = chain_adapters::HostchainAdapter::deposits(&adapter).unwrap();
-    let depositor = provider(&chain.anvil, depositor_key.clone());
-    let bridge_as_depositor = SymbioteBridge::new(bridge, &depositor);
+    let depositor_key = &deployment.depositor_key;
+    let bridge_as_depositor = deployment.as_depositor();
     let alice = B256::from(SymbioteKey::generate().public().to_bytes());
     let bob = SymbioteKey::generate().public();
 
@@ -225,12 +254,11 @@ async fn deposit_reorged_out_before_its_depth_is_never_reported() {
 /// One scan by a new adapter, as after a restart: nothing but the stored cursor text survives.
 async fn scan_after_restart(
     chain: &Chain,
-    relayer: &PrivateKeySigner,
-    (anchor, bridge): (Address, Address),
+    deployment: &Deployment,
     config: &serde_json::Value,
     stored: &str,
 ) -> DepositScan {
-    let adapter = chain.adapter(relayer, anchor, Some(bridge), config.clone());
+    let adapter = deployment.adapter(chain, config.clone());
     adapter
         .scan_deposits(&DepositCursor(stored.to_string()))
         .await
@@ -240,16 +268,10 @@ async fn scan_after_restart(
 #[tokio::test]
 async fn deposits_are_reported_exactly_once_across_watcher_restarts() {
     let chain = Chain::start().await;
-    let relayer = chain.funded_key().await;
-    let depositor_key = chain.funded_key().await;
-    let anchor = chain.deploy_anchor(&[relayer.address()], 1).await;
-    let bridge = chain.deploy_bridge(&[relayer.address()], 1).await;
-    let contracts = (anchor, bridge);
-    let start = chain.deployer.get_block_number().await.unwrap();
+    let deployment = Deployment::new(&chain).await;
     // One block per scan, so that restarts fall between deposits.
-    let config = json!({ "deposit_range": 1, "deposit_start_block": start });
-    let depositor = provider(&chain.anvil, depositor_key);
-    let bridge_as_depositor = &SymbioteBridge::new(bridge, &depositor);
+    let config = json!({ "deposit_range": 1 });
+    let bridge_as_depositor = &deployment.as_depositor();
     let alice = B256::from(SymbioteKey::generate().public().to_bytes());
     let deposit = |wei: u64| async move {
         send(
@@ -265,12 +287,12 @@ async fn deposits_are_reported_exactly_once_across_watcher_restarts() {
     let mut reported: Vec<ObservedDeposit> = Vec::new();
     let (mut scans, mut rescans) = (0, 0);
     while reported.len() < 4 {
-        let scan = scan_after_restart(&chain, &relayer, contracts, &config, &stored).await;
+        let scan = scan_after_restart(&chain, &deployment, &config, &stored).await;
         // A crash after the scan but before its cursor is stored: the next process scans the
         // same range again and finds the same deposits with the same ids, which the relayer's
         // store then recognises. (On a node shared with other tests the head may move between
         // the two scans and let the second one cover a block more; those are not compared.)
-        let rescan = scan_after_restart(&chain, &relayer, contracts, &config, &stored).await;
+        let rescan = scan_after_restart(&chain, &deployment, &config, &stored).await;
         if rescan.next == scan.next {
             assert_eq!(rescan.deposits, scan.deposits);
             rescans += 1;
@@ -297,7 +319,7 @@ async fn deposits_are_reported_exactly_once_across_watcher_restarts() {
     // From the final cursor, new processes report nothing more, now or later.
     chain.anvil.mine(5).await.unwrap();
     loop {
-        let scan = scan_after_restart(&chain, &relayer, contracts, &config, &stored).await;
+        let scan = scan_after_restart(&chain, &deployment, &config, &stored).await;
         assert!(scan.deposits.is_empty(), "{:?}", scan.deposits);
         if scan.next.0 == stored {
             break;
@@ -321,22 +343,13 @@ async fn deposits_are_reported_exactly_once_across_watcher_restarts() {
 #[tokio::test]
 async fn a_reorg_deeper_than_the_depth_is_reported_loudly() {
     let chain = Chain::start().await;
-    let relayer = chain.funded_key().await;
-    let depositor_key = chain.funded_key().await;
-    let anchor = chain.deploy_anchor(&[relayer.address()], 1).await;
-    let bridge = chain.deploy_bridge(&[relayer.address()], 1).await;
-    let start = chain.deployer.get_block_number().await.unwrap();
-    let adapter = chain.adapter(
-        &relayer,
-        anchor,
-        Some(bridge),
-        json!({ "deposit_start_block": start }),
-    );
+    let deployment = Deployment::new(&chain).await;
+    let adapter = deployment.adapter(&chain, json!({}));
     let watcher = chain_adapters::HostchainAdapter::deposits(&adapter).unwrap();
-    let depositor = provider(&chain.anvil, depositor_key.clone());
     let alice = SymbioteKey::generate().public();
     send(
-        SymbioteBridge::new(bridge, &depositor)
+        deployment
+            .as_depositor()
             .depositNative(B256::from(alice.to_bytes()))
             .value(U256::from(ETHER)),
     )

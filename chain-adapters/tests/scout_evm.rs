@@ -8,7 +8,7 @@
 mod common;
 
 use alloy::eips::eip7702::Authorization;
-use alloy::primitives::{Address, U256, keccak256};
+use alloy::primitives::{Address, B256, U256, b256, keccak256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::SignerSync;
@@ -16,8 +16,9 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use chain_adapters::evm::EvmAdapter;
 use chain_adapters::scout::{Followed, FollowedVia};
-use chain_adapters::{ErrorKind, Finding, HostchainAdapter, Inspection, Severity};
-use common::evm::{Chain, ETHER, PlainToken};
+use chain_adapters::{ErrorKind, HostchainAdapter, Inspection, Severity};
+use common::evm::{Chain, ETHER, PlainToken, host, send_request};
+use common::scout::{codes, finding};
 use serde_json::json;
 use symbiote::types::HostAddress;
 
@@ -47,9 +48,9 @@ sol!(
     "../contracts/artifacts/Forwarder.json"
 );
 
-const IMPLEMENTATION_SLOT: &str =
-    "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
-const BEACON_SLOT: &str = "a3f0ad74e5423aebfd80d3ef4346578335a9a72aeaee59ff6cb3582b35133d50";
+const IMPLEMENTATION_SLOT: B256 =
+    b256!("360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc");
+const BEACON_SLOT: B256 = b256!("a3f0ad74e5423aebfd80d3ef4346578335a9a72aeaee59ff6cb3582b35133d50");
 
 /// EIP-1167 clone code delegating to `target`.
 fn minimal_proxy(target: Address) -> Vec<u8> {
@@ -103,6 +104,22 @@ impl Scene {
             .unwrap();
     }
 
+    /// Sets storage `slot` of `account` to the address `value`.
+    async fn set_storage(&self, account: Address, slot: B256, value: Address) {
+        self.chain
+            .anvil
+            .call(
+                "anvil_setStorageAt",
+                json!([
+                    account.to_string(),
+                    slot.to_string(),
+                    value.into_word().to_string()
+                ]),
+            )
+            .await
+            .unwrap();
+    }
+
     /// keccak256 of the code at `address`, as the scout writes it.
     async fn code_hash(&self, address: Address) -> String {
         let code = self.chain.deployer.get_code_at(address).await.unwrap();
@@ -110,25 +127,9 @@ impl Scene {
     }
 }
 
-fn host(address: Address) -> HostAddress {
-    HostAddress::new(&address.to_checksum(None)).unwrap()
-}
-
-/// The finding with `code`, or a failure that shows the whole inspection.
-fn finding<'a>(inspection: &'a Inspection, code: &str) -> &'a Finding {
-    inspection
-        .findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| panic!("no `{code}` finding in {inspection:#?}"))
-}
-
-fn codes(inspection: &Inspection) -> Vec<&str> {
-    inspection
-        .findings
-        .iter()
-        .map(|f| f.code.as_str())
-        .collect()
+/// The inspection's severity is `severity`, or a failure that shows the whole inspection.
+fn assert_severity(inspection: &Inspection, severity: Severity) {
+    assert_eq!(inspection.severity(), severity, "{inspection:#?}");
 }
 
 fn assert_lacks(inspection: &Inspection, code: &str) {
@@ -144,18 +145,13 @@ async fn a_plain_eoa_is_clean() {
     // An EOA that has sent a transaction, and an address nothing ever touched.
     let sender = scene.chain.funded_key().await;
     let sender_address = sender.address();
-    let receipt = common::evm::provider(&scene.chain.anvil, sender)
-        .send_transaction(
-            TransactionRequest::default()
-                .to(Address::repeat_byte(0x43))
-                .value(U256::from(1)),
-        )
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    send_request(
+        &common::evm::provider(&scene.chain.anvil, sender),
+        TransactionRequest::default()
+            .to(Address::repeat_byte(0x43))
+            .value(U256::from(1)),
+    )
+    .await;
     for address in [Address::repeat_byte(0x42), sender_address] {
         let inspection = scene.inspect(address).await;
         assert_eq!(codes(&inspection), vec!["no-code"], "{inspection:#?}");
@@ -174,11 +170,7 @@ async fn selfdestructor_is_malicious() {
         .unwrap()
         .address();
     let inspection = scene.inspect(contract).await;
-    assert_eq!(
-        inspection.severity(),
-        Severity::Malicious,
-        "{inspection:#?}"
-    );
+    assert_severity(&inspection, Severity::Malicious);
     let selfdestruct = finding(&inspection, "selfdestruct");
     assert_eq!(selfdestruct.severity, Severity::Malicious);
     assert!(selfdestruct.detail.contains("pc "), "{selfdestruct:?}");
@@ -221,11 +213,7 @@ async fn honeypot_token_is_held_and_plain_token_only_as_a_token() {
         .unwrap()
         .address();
     let inspection = scene.inspect(honey).await;
-    assert_eq!(
-        inspection.severity(),
-        Severity::Suspicious,
-        "{inspection:#?}"
-    );
+    assert_severity(&inspection, Severity::Suspicious);
     let token = finding(&inspection, "token-contract");
     assert!(token.detail.contains("ERC-20"), "{token:?}");
     assert!(
@@ -276,11 +264,7 @@ async fn proxy_is_followed_to_the_drainer_logic() {
         .unwrap()
         .address();
     let inspection = scene.inspect(proxy).await;
-    assert_eq!(
-        inspection.severity(),
-        Severity::Suspicious,
-        "{inspection:#?}"
-    );
+    assert_severity(&inspection, Severity::Suspicious);
     assert_eq!(inspection.code_hash, Some(scene.code_hash(proxy).await));
     assert_eq!(
         inspection.followed,
@@ -321,11 +305,7 @@ async fn forwarder_and_an_eoa_delegating_to_it_are_suspicious() {
         .unwrap()
         .address();
     let inspection = scene.inspect(forwarder).await;
-    assert_eq!(
-        inspection.severity(),
-        Severity::Suspicious,
-        "{inspection:#?}"
-    );
+    assert_severity(&inspection, Severity::Suspicious);
     let forwards = finding(&inspection, "forwards-call-value");
     assert!(
         forwards.detail.contains(&format!("to {owner}")),
@@ -348,23 +328,10 @@ async fn forwarder_and_an_eoa_delegating_to_it_are_suspicious() {
     let signature = eoa.sign_hash_sync(&authorization.signature_hash()).unwrap();
     let mut request = TransactionRequest::default().to(eoa.address());
     request.authorization_list = Some(vec![authorization.into_signed(signature)]);
-    let receipt = scene
-        .chain
-        .deployer
-        .send_transaction(request)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    send_request(&scene.chain.deployer, request).await;
 
     let inspection = scene.inspect(eoa.address()).await;
-    assert_eq!(
-        inspection.severity(),
-        Severity::Suspicious,
-        "{inspection:#?}"
-    );
+    assert_severity(&inspection, Severity::Suspicious);
     let delegation = finding(&inspection, "eip7702-delegation");
     assert_eq!(delegation.severity, Severity::Info);
     assert!(delegation.detail.contains(&forwarder.to_string()));
@@ -387,16 +354,7 @@ async fn forwarder_and_an_eoa_delegating_to_it_are_suspicious() {
     let send = TransactionRequest::default()
         .to(eoa.address())
         .value(U256::from(ETHER));
-    let receipt = scene
-        .chain
-        .deployer
-        .send_transaction(send)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    send_request(&scene.chain.deployer, send).await;
     assert_eq!(
         scene.chain.deployer.get_balance(owner).await.unwrap(),
         U256::from(ETHER)
@@ -466,21 +424,9 @@ async fn beacon_proxies_are_followed_through_the_beacon_and_loops_stop() {
     scene.set_code(beacon, &hex::decode(answer).unwrap()).await;
     // A proxy that reads the beacon slot and delegates to an address it computes.
     let proxy = Address::repeat_byte(0xb0);
-    let code = format!("7f{BEACON_SLOT}54505f5f5f5f5f545af400");
+    let code = format!("7f{}54505f5f5f5f5f545af400", hex::encode(BEACON_SLOT));
     scene.set_code(proxy, &hex::decode(code).unwrap()).await;
-    scene
-        .chain
-        .anvil
-        .call(
-            "anvil_setStorageAt",
-            json!([
-                proxy.to_string(),
-                format!("0x{BEACON_SLOT}"),
-                beacon.into_word().to_string()
-            ]),
-        )
-        .await
-        .unwrap();
+    scene.set_storage(proxy, BEACON_SLOT, beacon).await;
 
     let inspection = scene.inspect(proxy).await;
     let vias: Vec<(HostAddress, FollowedVia)> = inspection
@@ -555,22 +501,12 @@ async fn same_block_same_findings_and_earlier_blocks_see_earlier_code() {
         .unwrap()
         .address();
     scene
-        .chain
-        .anvil
-        .call(
-            "anvil_setStorageAt",
-            json!([
-                proxy.to_string(),
-                IMPLEMENTATION_SLOT,
-                destructor.into_word().to_string()
-            ]),
-        )
-        .await
-        .unwrap();
+        .set_storage(proxy, IMPLEMENTATION_SLOT, destructor)
+        .await;
     scene.chain.anvil.mine(2).await.unwrap();
     let latest = scene.inspect(proxy).await;
     assert!(latest.block > first.block);
-    assert_eq!(latest.severity(), Severity::Malicious, "{latest:#?}");
+    assert_severity(&latest, Severity::Malicious);
     assert_eq!(latest.followed[0].address, host(destructor));
 
     let again = scene.inspect_at(proxy, Some(first.block)).await;

@@ -4,23 +4,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chain_adapters::solana::keys;
-use chain_adapters::{ErrorKind, Finding, HostchainAdapter, Inspection, Severity};
+use chain_adapters::{ErrorKind, HostchainAdapter, Inspection, Severity};
+use common::scout::{codes, finding};
+use common::solana::{SOL, airdrop};
 use devnet::SolanaValidator;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::instruction::Instruction;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
-use solana_sdk::transaction::Transaction;
 use spl_token_2022_interface::extension::ExtensionType;
 use symbiote::types::{HostAddress, HostchainId};
-
-const SOL: u64 = 1_000_000_000;
-const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A validator, a funded payer and an adapter whose scout inspects on it.
 struct Scene {
@@ -72,17 +71,11 @@ impl Scene {
         inspection
     }
 
+    /// Sends `instructions` paid by the payer and signed by it and `signers`.
     async fn send(&self, instructions: &[Instruction], signers: &[&Keypair]) {
-        let blockhash = self.rpc.get_latest_blockhash().await.unwrap();
         let mut all = vec![&self.payer];
         all.extend_from_slice(signers);
-        let tx = Transaction::new_signed_with_payer(
-            instructions,
-            Some(&self.payer.pubkey()),
-            &all,
-            blockhash,
-        );
-        self.rpc.send_and_confirm_transaction(&tx).await.unwrap();
+        common::solana::send(&self.rpc, instructions, &self.payer, &all).await;
     }
 
     async fn rent(&self, space: usize) -> u64 {
@@ -152,39 +145,8 @@ impl Scene {
     }
 }
 
-async fn airdrop(rpc: &RpcClient, to: &Pubkey, lamports: u64) {
-    let signature = rpc.request_airdrop(to, lamports).await.unwrap();
-    let started = Instant::now();
-    while !rpc
-        .confirm_transaction_with_commitment(&signature, CommitmentConfig::confirmed())
-        .await
-        .unwrap()
-        .value
-    {
-        assert!(started.elapsed() < TIMEOUT, "airdrop not confirmed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn host(address: &Pubkey) -> HostAddress {
     HostAddress::new(&address.to_string()).unwrap()
-}
-
-fn codes(inspection: &Inspection) -> Vec<&str> {
-    inspection
-        .findings
-        .iter()
-        .map(|f| f.code.as_str())
-        .collect()
-}
-
-/// The finding with `code`, or a failure that shows the whole inspection.
-fn finding<'a>(inspection: &'a Inspection, code: &str) -> &'a Finding {
-    inspection
-        .findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| panic!("no `{code}` finding in {inspection:#?}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use chain_adapters::{
     AnchorRequest, DepositCursor, ErrorKind, HostchainAdapter, ObservedDeposit, ReleaseOrder,
     TxStatus,
 };
+use common::solana::{SOL, TIMEOUT, airdrop, send};
 use devnet::SolanaValidator;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
@@ -27,41 +30,12 @@ use symbiote::types::{
     Amount, Height, HostAddress, HostchainId, Nonce, Sequence, SymbioteId, TokenId,
 };
 
-const SOL: u64 = 1_000_000_000;
-const TIMEOUT: Duration = Duration::from_secs(120);
-
 struct Setup {
     _validator: SolanaValidator,
     rpc: RpcClient,
     dir: tempfile::TempDir,
     relayer: Keypair,
     vault: Keypair,
-}
-
-async fn airdrop(rpc: &RpcClient, to: &Pubkey, lamports: u64) {
-    let signature = rpc.request_airdrop(to, lamports).await.unwrap();
-    let started = Instant::now();
-    while !rpc
-        .confirm_transaction_with_commitment(&signature, CommitmentConfig::confirmed())
-        .await
-        .unwrap()
-        .value
-    {
-        assert!(started.elapsed() < TIMEOUT, "airdrop not confirmed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn send(
-    rpc: &RpcClient,
-    instructions: &[Instruction],
-    payer: &Keypair,
-    signers: &[&Keypair],
-) {
-    let blockhash = rpc.get_latest_blockhash().await.unwrap();
-    let tx =
-        Transaction::new_signed_with_payer(instructions, Some(&payer.pubkey()), signers, blockhash);
-    rpc.send_and_confirm_transaction(&tx).await.unwrap();
 }
 
 async fn setup() -> Setup {

@@ -66,6 +66,20 @@ impl EvmAdapter {
         })
     }
 
+    /// The contract address of `token` (`address(0)` for the native coin); one that is not an
+    /// EVM address is `Rejected`, with `context` before the message.
+    fn token_address(&self, token: &TokenId, context: &str) -> AdapterResult<Address> {
+        if token.is_native() {
+            return Ok(Address::ZERO);
+        }
+        token.as_str().parse().map_err(|e| {
+            self.err(
+                ErrorKind::Rejected,
+                format!("{context}token '{token}' is not an EVM address ({e})"),
+            )
+        })
+    }
+
     /// The typed-data message of `order`; a destination or token that is not an EVM address
     /// is `Rejected`.
     pub fn release_message(&self, order: &ReleaseOrder) -> AdapterResult<typed::Release> {
@@ -78,19 +92,7 @@ impl EvmAdapter {
                 ),
             )
         })?;
-        let token = if order.token.is_native() {
-            Address::ZERO
-        } else {
-            order.token.as_str().parse().map_err(|e| {
-                self.err(
-                    ErrorKind::Rejected,
-                    format!(
-                        "release {}: token '{}' is not an EVM address ({e})",
-                        order.nonce, order.token
-                    ),
-                )
-            })?
-        };
+        let token = self.token_address(&order.token, &format!("release {}: ", order.nonce))?;
         Ok(typed::Release {
             nonce: U256::from(order.nonce.get()),
             token,
@@ -168,16 +170,7 @@ impl Releaser for EvmAdapter {
     /// The bridge's `limitOf(token)` and `releasedInWindow(token)`.
     async fn bridge_limits(&self, token: &TokenId) -> AdapterResult<Option<BridgeLimits>> {
         let bridge = self.bridge("release limits")?;
-        let address = if token.is_native() {
-            Address::ZERO
-        } else {
-            token.as_str().parse().map_err(|e| {
-                self.err(
-                    ErrorKind::Rejected,
-                    format!("token '{token}' is not an EVM address ({e})"),
-                )
-            })?
-        };
+        let address = self.token_address(token, "")?;
         let contract = SymbioteBridge::new(bridge, &self.provider);
         let limit = contract
             .limitOf(address)

@@ -81,24 +81,15 @@ impl RelayerSetGovernance for EvmAdapter {
 
     async fn contract_relayers(&self) -> AdapterResult<Vec<ContractRelayers>> {
         let mut out = Vec::new();
-        for (name, _, address) in self.rotation_contracts() {
+        for (name, contract, address) in self.rotation_contracts() {
+            let members = self.relayer_set(address).await?;
             // Both contracts inherit RelayerSet: the anchor binding reads either.
-            let contract = SymbioteAnchor::new(address, &self.provider);
-            let members = contract
-                .relayers()
-                .call()
-                .await
-                .map_err(|e| self.contract_err("relayers()", &e))?;
-            let threshold = contract
+            let threshold = SymbioteAnchor::new(address, &self.provider)
                 .threshold()
                 .call()
                 .await
                 .map_err(|e| self.contract_err("threshold()", &e))?;
-            let nonce = contract
-                .relayerSetNonce()
-                .call()
-                .await
-                .map_err(|e| self.contract_err("relayerSetNonce()", &e))?;
+            let nonce = self.relayer_set_nonce(contract).await?;
             out.push(ContractRelayers {
                 contract: name.to_string(),
                 members: members.iter().map(|a| format!("{a:#x}")).collect(),

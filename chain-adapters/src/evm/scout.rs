@@ -41,7 +41,6 @@ use async_trait::async_trait;
 use evmole::{ContractInfoArgs, contract_info};
 use symbiote::types::HostAddress;
 
-use self::bytecode::Analysis;
 use self::selectors::Selector;
 use super::EvmAdapter;
 use super::errors;
@@ -152,35 +151,16 @@ struct Walk {
     findings: Vec<Finding>,
     /// Selectors of all judged code (a proxy's interface is its implementation's).
     selectors: BTreeSet<Selector>,
-    /// Which EIP-1967 slots of the destination name an address, once read. They are read once:
-    /// all code in the walk runs on the destination's storage, so a UUPS implementation that
+    /// The EIP-1967 slot of the destination that names an address (the implementation slot,
+    /// else the beacon slot; `Some(None)` when neither does), once read. It is read once: all
+    /// code in the walk runs on the destination's storage, so a UUPS implementation that
     /// manages the slot sees the same answer as its proxy did.
-    slots: Option<Slots>,
-}
-
-/// Which EIP-1967 slots of the destination are set.
-#[derive(Clone, Copy)]
-struct Slots {
-    implementation: bool,
-    beacon: bool,
-}
-
-impl Slots {
-    /// Whether code whose analysis is `analysis` is the proxy these slots belong to: it names a
-    /// slot that is set, so its `DELEGATECALL`s go where the slot says (and that was followed).
-    fn is_proxy(self, analysis: &Analysis) -> bool {
-        let names = |slot: &B256| analysis.push32.contains(slot);
-        (self.implementation && names(&IMPLEMENTATION_SLOT)) || (self.beacon && names(&BEACON_SLOT))
-    }
+    proxy_slot: Option<Option<B256>>,
 }
 
 impl Walk {
     fn add(&mut self, origin: &str, code: &str, severity: Severity, detail: impl AsRef<str>) {
-        self.findings.push(Finding::new(
-            code,
-            severity,
-            format!("{origin}{}", detail.as_ref()),
-        ));
+        findings::add(&mut self.findings, origin, code, severity, detail);
     }
 }
 
@@ -340,16 +320,18 @@ impl EvmAdapter {
         let mut next = None;
         let mut proxy = false;
         if !analysis.delegatecalls.is_empty() {
-            let slots = match walk.slots {
-                Some(slots) => slots,
+            let slot = match walk.proxy_slot {
+                Some(slot) => slot,
                 None => {
-                    let slots;
-                    (next, slots) = self.proxy_slots(walk, &origin).await?;
-                    walk.slots = Some(slots);
-                    slots
+                    let slot;
+                    (next, slot) = self.proxy_slot(walk, &origin).await?;
+                    walk.proxy_slot = Some(slot);
+                    slot
                 }
             };
-            proxy = slots.is_proxy(&analysis);
+            // Code that names the slot that is set is that proxy: its `DELEGATECALL`s go where
+            // the slot says (and that was followed).
+            proxy = slot.is_some_and(|slot| analysis.push32.contains(&slot));
         }
         if !metadata {
             walk.add(
@@ -367,12 +349,12 @@ impl EvmAdapter {
     }
 
     /// Reads the EIP-1967 slots of the destination for code that delegates: the address to
-    /// follow, and which slots are set.
-    async fn proxy_slots(
+    /// follow, and which slot names an address (see [`Walk::proxy_slot`]).
+    async fn proxy_slot(
         &self,
         walk: &mut Walk,
         origin: &str,
-    ) -> AdapterResult<(Option<(Address, FollowedVia)>, Slots)> {
+    ) -> AdapterResult<(Option<(Address, FollowedVia)>, Option<B256>)> {
         let implementation = self
             .slot_at(walk.account, IMPLEMENTATION_SLOT, walk.block)
             .await?;
@@ -388,26 +370,14 @@ impl EvmAdapter {
                      be replaced by upgrading"
                 ),
             );
-            let slots = Slots {
-                implementation: true,
-                beacon: false,
-            };
             return Ok((
                 Some((implementation, FollowedVia::Eip1967Implementation)),
-                slots,
+                Some(IMPLEMENTATION_SLOT),
             ));
         }
         let Some(beacon) = address_in(self.slot_at(walk.account, BEACON_SLOT, walk.block).await?)
         else {
-            let slots = Slots {
-                implementation: false,
-                beacon: false,
-            };
-            return Ok((None, slots));
-        };
-        let slots = Slots {
-            implementation: false,
-            beacon: true,
+            return Ok((None, None));
         };
         let beacon_code = self.code_at(beacon, walk.block).await?;
         walk.followed.push(Followed {
@@ -435,7 +405,7 @@ impl EvmAdapter {
                 );
                 Ok((
                     Some((implementation, FollowedVia::Eip1967BeaconImplementation)),
-                    slots,
+                    Some(BEACON_SLOT),
                 ))
             }
             Err(reason) => {
@@ -446,7 +416,7 @@ impl EvmAdapter {
                     Severity::Suspicious,
                     format!("EIP-1967 beacon {beacon} gives no implementation() ({reason})"),
                 );
-                Ok((None, slots))
+                Ok((None, Some(BEACON_SLOT)))
             }
         }
     }
@@ -529,11 +499,7 @@ impl Scout for EvmAdapter {
                 format!("scout: '{address}' is not an EVM address ({e})"),
             )
         })?;
-        let head = self
-            .provider
-            .get_block_number()
-            .await
-            .map_err(|e| self.rpc_err("eth_blockNumber", &e, ErrorKind::InvalidResponse))?;
+        let head = self.head().await?;
         let number = match block {
             None => head,
             Some(number) if number <= head => number,
@@ -552,7 +518,7 @@ impl Scout for EvmAdapter {
             followed: Vec::new(),
             findings: Vec::new(),
             selectors: BTreeSet::new(),
-            slots: None,
+            proxy_slot: None,
         };
         let mut visited = vec![account];
         let (mut current, mut via) = (account, None);

@@ -131,8 +131,6 @@ impl Releaser for SolanaAdapter {
         .await
     }
 
-    /// Searches the vault's latest `release_lookback` signatures (at `confirmed`) for a
-    /// successful transaction with the release memo of `nonce`.
     /// The vault pays at once: Solana releases are never queued by the hostchain (the relayer
     /// enforces its configured limits before sending).
     async fn prepare_execute_queued(&self, nonce: Nonce) -> AdapterResult<PreparedTx> {
@@ -142,6 +140,8 @@ impl Releaser for SolanaAdapter {
         ))
     }
 
+    /// Searches the vault's latest `release_lookback` signatures (at `confirmed`) for a
+    /// successful transaction with the release memo of `nonce`.
     async fn is_released(&self, nonce: Nonce) -> AdapterResult<bool> {
         let memo = release_memo(nonce);
         let config = GetConfirmedSignaturesForAddress2Config {

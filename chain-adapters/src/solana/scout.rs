@@ -84,6 +84,12 @@ fn program_data(data: &[u8]) -> Option<ProgramData<'_>> {
     })
 }
 
+/// Where the upgradeable loader keeps the program data of the program `program` (derived from
+/// the program id, so it can be read in the same call as the program).
+fn derived_programdata(program: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[program.as_ref()], &UPGRADEABLE_LOADER).0
+}
+
 /// The program data address an upgradeable program account names.
 fn programdata_address(program: &Account) -> Option<Pubkey> {
     if program.data.get(..4)? != PROGRAM_TAG {
@@ -98,10 +104,11 @@ fn executable_hash(elf: &[u8]) -> String {
     format!("{:#x}", keccak256(elf.get(..end).unwrap_or(elf)))
 }
 
-/// The findings and code hash of the executable account `program` at `address`.
+/// The findings and code hash of the executable account `program`, whose program data would be
+/// at `derived` (read there as `data_account`).
 fn program_findings(
-    address: &Pubkey,
     program: &Account,
+    derived: &Pubkey,
     data_account: Option<&Account>,
 ) -> (Option<String>, Vec<Finding>) {
     let lost = |note: &str| {
@@ -118,9 +125,8 @@ fn program_findings(
     if program.owner != UPGRADEABLE_LOADER {
         return (Some(executable_hash(&program.data)), vec![lost("")]);
     }
-    let derived = Pubkey::find_program_address(&[address.as_ref()], &UPGRADEABLE_LOADER).0;
     let data = data_account
-        .filter(|_| programdata_address(program) == Some(derived))
+        .filter(|_| programdata_address(program) == Some(*derived))
         .and_then(|account| program_data(&account.data));
     let Some(data) = data else {
         let note = format!(", without program data at {derived} (closed)");
@@ -141,13 +147,14 @@ fn program_findings(
 }
 
 impl SolanaAdapter {
-    /// The destination and its would-be program data account, from one answer, with its slot.
+    /// The destination and its would-be program data account at `programdata`, from one
+    /// answer, with its slot.
     async fn accounts(
         &self,
         address: &Pubkey,
+        programdata: &Pubkey,
         min_slot: Option<u64>,
     ) -> AdapterResult<(u64, Option<Account>, Option<Account>)> {
-        let programdata = Pubkey::find_program_address(&[address.as_ref()], &UPGRADEABLE_LOADER).0;
         let config = RpcAccountInfoConfig {
             encoding: Some(UiAccountEncoding::Base64),
             data_slice: None,
@@ -214,7 +221,8 @@ impl Scout for SolanaAdapter {
                 format!("scout: '{address}' is not a Solana address ({e})"),
             )
         })?;
-        let (slot, account, programdata) = self.accounts(&key, block).await?;
+        let derived = derived_programdata(&key);
+        let (slot, account, programdata) = self.accounts(&key, &derived, block).await?;
         let mut code_hash = None;
         let mut findings = Vec::new();
         let wallet_like = match &account {
@@ -227,7 +235,7 @@ impl Scout for SolanaAdapter {
                 true
             }
             Some(account) if account.executable => {
-                let (hash, found) = program_findings(&key, account, programdata.as_ref());
+                let (hash, found) = program_findings(account, &derived, programdata.as_ref());
                 code_hash = hash;
                 findings.extend(found);
                 false

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256, Signature};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionReceipt;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use chain_adapters::evm::transactions::Meta;
@@ -204,6 +204,22 @@ pub async fn send<P: Provider, D: alloy::contract::CallDecoder>(
     receipt
 }
 
+/// Sends `request` with `provider` and waits for its successful receipt.
+pub async fn send_request(
+    provider: &DynProvider,
+    request: TransactionRequest,
+) -> TransactionReceipt {
+    let receipt = provider
+        .send_transaction(request)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status(), "{receipt:?}");
+    receipt
+}
+
 /// Scans from `cursor` until the cursor stops moving.
 pub async fn scan_all(
     watcher: &dyn DepositWatcher,
@@ -234,13 +250,18 @@ pub fn addresses(keys: &[PrivateKeySigner]) -> Vec<Address> {
     keys.iter().map(PrivateKeySigner::address).collect()
 }
 
+/// `address` as a hostchain address (checksummed, as the adapter writes it).
+pub fn host(address: Address) -> HostAddress {
+    HostAddress::new(&address.to_checksum(None)).unwrap()
+}
+
 /// A native-currency release order of `amount` wei to `recipient`.
 pub fn order(nonce: u64, recipient: Address, amount: u128) -> ReleaseOrder {
     ReleaseOrder {
         nonce: Nonce::new(nonce),
         token: TokenId::native(),
         amount: Amount::new(amount),
-        destination: HostAddress::new(&recipient.to_checksum(None)).unwrap(),
+        destination: host(recipient),
         cosignatures: Vec::new(),
     }
 }

@@ -4,3 +4,5 @@
 #![allow(dead_code)]
 
 pub mod evm;
+pub mod scout;
+pub mod solana;

@@ -722,47 +722,49 @@ impl ReleaseStage {
     ) -> Result<(), BridgeError> {
         if !holds.is_empty() {
             let nonces: Vec<Nonce> = holds.iter().map(|h| h.nonce).collect();
-            match self
-                .ctx
-                .publisher
-                .publish(Transaction::HoldReleases { holds })
-                .await
-            {
-                Ok(hash) => {
-                    self.mark(
-                        &nonces,
-                        ReleaseStep::Holding,
-                        ReleaseStep::Held,
-                        &format!("hold published in symbiote transaction {hash}"),
-                    )
-                    .await?
-                }
-                Err(PublishError::Superseded(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+            let body = Transaction::HoldReleases { holds };
+            self.publish_and_mark(
+                body,
+                &nonces,
+                ReleaseStep::Holding,
+                ReleaseStep::Held,
+                "hold",
+            )
+            .await?;
         }
         if !approvals.is_empty() {
             let nonces: Vec<Nonce> = approvals.iter().map(|a| a.nonce).collect();
-            match self
-                .ctx
-                .publisher
-                .publish(Transaction::ApproveReleases { approvals })
-                .await
-            {
-                Ok(hash) => {
-                    self.mark(
-                        &nonces,
-                        ReleaseStep::Approving,
-                        ReleaseStep::Approved,
-                        &format!("approval published in symbiote transaction {hash}"),
-                    )
-                    .await?
-                }
-                Err(PublishError::Superseded(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+            let body = Transaction::ApproveReleases { approvals };
+            self.publish_and_mark(
+                body,
+                &nonces,
+                ReleaseStep::Approving,
+                ReleaseStep::Approved,
+                "approval",
+            )
+            .await?;
         }
         Ok(())
+    }
+
+    /// Publishes `body` and moves the releases `nonces` from `from` to `to` once it is in a
+    /// block; a transaction another process of this key overtook is looked at again next pass.
+    async fn publish_and_mark(
+        &self,
+        body: Transaction,
+        nonces: &[Nonce],
+        from: ReleaseStep,
+        to: ReleaseStep,
+        what: &str,
+    ) -> Result<(), BridgeError> {
+        match self.ctx.publisher.publish(body).await {
+            Ok(hash) => {
+                let reason = format!("{what} published in symbiote transaction {hash}");
+                self.mark(nonces, from, to, &reason).await
+            }
+            Err(PublishError::Superseded(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn mark(

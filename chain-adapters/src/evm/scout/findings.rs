@@ -6,7 +6,8 @@ use super::bytecode::{Analysis, CallSite, Operand};
 use super::selectors::{self, Category, Selector};
 use crate::scout::{Finding, Severity};
 
-fn add(
+/// Adds the finding `code` with `origin` before its detail.
+pub(super) fn add(
     out: &mut Vec<Finding>,
     origin: &str,
     code: &str,

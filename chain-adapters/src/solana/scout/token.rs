@@ -6,7 +6,6 @@
 //! byte 165, which [`spl_token_2022_interface`] unpacks. A legacy Token account simply has no
 //! extensions.
 
-use solana_sdk::program_option::COption;
 use solana_sdk::pubkey::Pubkey;
 use spl_token_2022_interface::extension::default_account_state::DefaultAccountState;
 use spl_token_2022_interface::extension::memo_transfer::MemoTransfer;
@@ -88,13 +87,6 @@ pub fn findings(program: &str, data: &[u8]) -> Vec<Finding> {
     }
 }
 
-fn some(key: COption<Pubkey>) -> Option<Pubkey> {
-    match key {
-        COption::Some(key) => Some(key),
-        COption::None => None,
-    }
-}
-
 fn account_findings(program: &str, account: &StateWithExtensions<'_, Account>) -> Vec<Finding> {
     let base = &account.base;
     let mut findings = vec![Finding::new(
@@ -106,7 +98,7 @@ fn account_findings(program: &str, account: &StateWithExtensions<'_, Account>) -
             base.mint, base.owner
         ),
     )];
-    if let Some(delegate) = some(base.delegate) {
+    if let Some(delegate) = Option::<Pubkey>::from(base.delegate) {
         findings.push(Finding::new(
             "token-account-delegate",
             Severity::Suspicious,
@@ -116,7 +108,7 @@ fn account_findings(program: &str, account: &StateWithExtensions<'_, Account>) -
             ),
         ));
     }
-    if let Some(authority) = some(base.close_authority) {
+    if let Some(authority) = Option::<Pubkey>::from(base.close_authority) {
         let whose = if authority == base.owner {
             " (its owner)"
         } else {

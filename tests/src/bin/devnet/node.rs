@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::relayer::Api;
+
 /// A symbiote node's API and the `symbiote` CLI pointed at it.
 pub struct Node {
     /// The `symbiote` binary.
     binary: PathBuf,
     /// `http://127.0.0.1:<port>` of validator 0.
     pub url: String,
-    client: reqwest::Client,
+    api: Api,
 }
 
 /// A symbiote account whose key file the devnet holds.
@@ -27,22 +29,13 @@ impl Node {
     pub fn new(binary: &Path, url: String) -> Self {
         Node {
             binary: binary.to_path_buf(),
+            api: Api::new(url.clone()),
             url,
-            client: devnet::rpc::client(),
         }
     }
 
     async fn get(&self, path: &str) -> Option<Value> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        response.json().await.ok()
+        self.api.get(path).await
     }
 
     /// The finalized height; `None` while the node does not answer.

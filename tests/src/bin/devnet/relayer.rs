@@ -105,7 +105,7 @@ vault_key_file = "{vault_key}"
     Ok(path)
 }
 
-/// The relayer's HTTP API.
+/// A JSON HTTP API (the relayer's, a symbiote node's).
 #[derive(Clone)]
 pub struct Api {
     /// `http://127.0.0.1:<port>`.
@@ -114,7 +114,14 @@ pub struct Api {
 }
 
 impl Api {
-    /// GET `path` as JSON; `None` while the relayer does not answer it with a success.
+    pub fn new(url: String) -> Self {
+        Api {
+            url,
+            client: devnet::rpc::client(),
+        }
+    }
+
+    /// GET `path` as JSON; `None` while the API does not answer it with a success.
     pub async fn get(&self, path: &str) -> Option<Value> {
         let response = self
             .client
@@ -180,10 +187,7 @@ impl Relayer {
             binary: binary.to_path_buf(),
             config: config.to_path_buf(),
             log: log.to_path_buf(),
-            api: Api {
-                url: format!("http://127.0.0.1:{api_port}"),
-                client: devnet::rpc::client(),
-            },
+            api: Api::new(format!("http://127.0.0.1:{api_port}")),
             process,
         })
     }
