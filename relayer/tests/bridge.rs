@@ -20,10 +20,10 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge, typed};
@@ -31,12 +31,15 @@ use chain_adapters::evm::{EvmAdapter, EvmConfig};
 use chain_adapters::solana::deposits::recipient_memo;
 use chain_adapters::solana::keys;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{Anvil, SolanaValidator, ports};
+use devnet::{Anvil, SolanaValidator};
 use serde_json::Value;
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::signature::{Keypair as SolKeypair, Signer};
-use support::{RelayerProcess, evm_key, govern, send, submit, symbiote_bin, wait_for, wallet};
+use support::{
+    RelayerProcess, airdrop, evm_key, govern, relayer_toml_head, send, spawn_miner, sqlite_url,
+    submit, symbiote_bin, wait_for, wallet,
+};
 use symbiote::crypto::Keypair;
 use symbiote::node::client::NodeClient;
 use symbiote::state::WithdrawalStatus;
@@ -96,15 +99,6 @@ async fn balance(node: &NodeClient, key: &Keypair, hostchain: &str, token: &str)
         .map_or(Amount::ZERO, |b| b.amount)
 }
 
-async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64) {
-    let signature = rpc.request_airdrop(to, lamports).await.unwrap();
-    let started = Instant::now();
-    while !rpc.confirm_transaction(&signature).await.unwrap() {
-        assert!(started.elapsed() < TIMEOUT, "airdrop not confirmed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// A burn of `amount` of `token` to `destination`; returns the withdrawal order's nonce.
 async fn burn(
     node: &NodeClient,
@@ -112,14 +106,14 @@ async fn burn(
     hostchain: &str,
     token: &str,
     amount: u128,
-    destination: &str,
+    destination: impl std::fmt::Display,
 ) -> Nonce {
     let before = node.withdrawals(Nonce::new(1), 1_000).await.unwrap().len();
     let body = Transaction::Burn {
         hostchain: HostchainId::new(hostchain).unwrap(),
         token: TokenId::new(token).unwrap(),
         amount: Amount::new(amount),
-        destination: HostAddress::new(destination).unwrap(),
+        destination: HostAddress::new(&destination.to_string()).unwrap(),
     };
     submit(node, user, body, TIMEOUT).await;
     let orders = node.withdrawals(Nonce::new(1), 1_000).await.unwrap();
@@ -131,11 +125,53 @@ async fn order_status(node: &NodeClient, nonce: Nonce) -> WithdrawalStatus {
     node.withdrawals(nonce, 1).await.unwrap()[0].status
 }
 
+/// What `relayer`'s API says of the release of `nonce`; `None` until it knows it.
+async fn release_detail(relayer: &RelayerProcess, nonce: Nonce) -> Option<Value> {
+    relayer.get(&format!("/v1/releases/{}", nonce.get())).await
+}
+
 async fn release_state(relayer: &RelayerProcess, nonce: Nonce) -> Option<String> {
-    let detail = relayer
-        .get(&format!("/v1/releases/{}", nonce.get()))
-        .await?;
+    let detail = release_detail(relayer, nonce).await?;
     detail["release"]["state"].as_str().map(str::to_string)
+}
+
+/// The states a release moved to, from its detail, oldest first.
+fn history_states(detail: &Value) -> Vec<&str> {
+    detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect()
+}
+
+/// Waits until `to` holds `amount` on the EVM: a release to it is paid (`what`).
+async fn wait_evm_paid(
+    what: &str,
+    relayers: &[RelayerProcess],
+    evm: &DynProvider,
+    to: Address,
+    amount: U256,
+) {
+    let logs_of: Vec<&RelayerProcess> = relayers.iter().collect();
+    wait_for(what, TIMEOUT, POLL, &logs_of, || async {
+        (evm.get_balance(to).await.ok()? == amount).then_some(())
+    })
+    .await;
+}
+
+/// Waits until each of `relayers` in turn shows the release of `nonce` in `state`.
+async fn wait_release_state(relayers: &[RelayerProcess], nonce: Nonce, state: &str) {
+    for relayer in relayers {
+        wait_for(
+            &format!("release {nonce} {state}"),
+            TIMEOUT,
+            POLL,
+            &[relayer],
+            || async { (release_state(relayer, nonce).await? == state).then_some(()) },
+        )
+        .await;
+    }
 }
 
 fn finding_codes(detail: &Value) -> Vec<String> {
@@ -247,51 +283,21 @@ async fn two_operators_mint_release_and_hold_across_evm_and_solana() {
     let payers = [SolKeypair::new(), SolKeypair::new()];
     let depositor = SolKeypair::new();
     for key in payers.iter().chain([&depositor]) {
-        airdrop(&rpc, &key.pubkey(), 20 * SOL).await;
+        airdrop(&rpc, &key.pubkey(), 20 * SOL, TIMEOUT).await;
     }
 
-    // Blocks every second on anvil, so that confirmations come.
-    let miner = {
-        let url = anvil.rpc_url().to_string();
-        tokio::spawn(async move {
-            let client = devnet::rpc::client();
-            loop {
-                tokio::time::sleep(Duration::from_millis(700)).await;
-                let _ = devnet::rpc::call(
-                    &client,
-                    &url,
-                    None,
-                    "anvil_mine",
-                    serde_json::json!(["0x1"]),
-                )
-                .await;
-            }
-        })
-    };
+    // Blocks often on anvil, so that confirmations come.
+    let miner = spawn_miner(Duration::from_millis(700), &anvil, None);
 
     // ---- The two operators.
     let mut relayers = Vec::new();
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     for (i, dir) in dirs.iter().enumerate() {
-        let port = ports::free_port().unwrap();
         std::fs::write(dir.path().join("solana.json"), keys::to_json(&payers[i])).unwrap();
         std::fs::write(dir.path().join("vault.json"), keys::to_json(&vault)).unwrap();
-        let config = dir.path().join("relayer.toml");
-        std::fs::write(
-            &config,
+        let mut relayer = RelayerProcess::configured(dir.path(), "relayer.toml", |port| {
             format!(
-                r#"
-[symbiote]
-node_url = "{node}"
-genesis_file = "{genesis}"
-poll_interval_ms = 200
-
-[database]
-url = "sqlite://{db}"
-
-[api]
-listen = "127.0.0.1:{port}"
-
+                r#"{head}
 [batch]
 every_blocks = 50
 every_seconds = 5
@@ -324,19 +330,15 @@ rpc_url = "{solana}"
 key_file = "solana.json"
 vault_key_file = "vault.json"
 "#,
-                node = net.url(i),
-                genesis = net.genesis_path().display(),
-                db = dir.path().join("relayer.sqlite").display(),
+                head = relayer_toml_head(&net, i, &sqlite_url(dir.path()), port),
                 key = net.dir().join(format!("relayer-{i}.key")).display(),
                 large = 5 * SOL,
                 evm = anvil.rpc_url(),
                 evm_key = net.dir().join(format!("relayer-{i}.evm.key")).display(),
                 anchor = anchors[i],
                 solana = solana.rpc_url(),
-            ),
-        )
-        .unwrap();
-        let mut relayer = RelayerProcess::new(dir.path(), config, port);
+            )
+        });
         relayer.start();
         relayers.push(relayer);
     }
@@ -486,55 +488,15 @@ vault_key_file = "vault.json"
 
     // ---- Releases.
     let eoa = PrivateKeySigner::random().address();
-    let to_eoa = burn(&node, &user, EVM, "native", ETHER / 2, &eoa.to_string()).await;
-    let to_allowed = burn(
-        &node,
-        &user,
-        EVM,
-        "native",
-        ETHER / 10,
-        &allowed.to_string(),
-    )
-    .await;
-    let to_honeypot = burn(&node, &user, EVM, &token_id, 100, &honeypot.to_string()).await;
-    let to_destructor = burn(
-        &node,
-        &user,
-        EVM,
-        "native",
-        ETHER / 10,
-        &destructor.to_string(),
-    )
-    .await;
-    let to_proxy = burn(&node, &user, EVM, "native", ETHER / 10, &proxy.to_string()).await;
-    let to_forwarder = burn(
-        &node,
-        &user,
-        EVM,
-        "native",
-        ETHER / 10,
-        &forwarder.to_string(),
-    )
-    .await;
-    let to_delegating = burn(
-        &node,
-        &user,
-        EVM,
-        "native",
-        ETHER / 10,
-        &delegating.to_string(),
-    )
-    .await;
+    let to_eoa = burn(&node, &user, EVM, "native", ETHER / 2, eoa).await;
+    let to_allowed = burn(&node, &user, EVM, "native", ETHER / 10, allowed).await;
+    let to_honeypot = burn(&node, &user, EVM, &token_id, 100, honeypot).await;
+    let to_destructor = burn(&node, &user, EVM, "native", ETHER / 10, destructor).await;
+    let to_proxy = burn(&node, &user, EVM, "native", ETHER / 10, proxy).await;
+    let to_forwarder = burn(&node, &user, EVM, "native", ETHER / 10, forwarder).await;
+    let to_delegating = burn(&node, &user, EVM, "native", ETHER / 10, delegating).await;
     let sol_wallet = SolKeypair::new().pubkey();
-    let to_sol = burn(
-        &node,
-        &user,
-        SOLANA,
-        "native",
-        u128::from(SOL),
-        &sol_wallet.to_string(),
-    )
-    .await;
+    let to_sol = burn(&node, &user, SOLANA, "native", u128::from(SOL), sol_wallet).await;
     let sol_large = SolKeypair::new().pubkey();
     let large = burn(
         &node,
@@ -542,33 +504,22 @@ vault_key_file = "vault.json"
         SOLANA,
         "native",
         u128::from(6 * SOL),
-        &sol_large.to_string(),
+        sol_large,
     )
     .await;
 
     // The EOA, the allow-listed contract and the Solana wallet are paid.
-    wait_for(
+    let paid = U256::from(ETHER / 2);
+    wait_evm_paid(
         "the release to the EOA paid",
-        TIMEOUT,
-        POLL,
-        &[&relayers[0], &relayers[1]],
-        || async {
-            let paid = deployer.get_balance(eoa).await.ok()?;
-            (paid == U256::from(ETHER / 2)).then_some(())
-        },
+        &relayers,
+        &deployer,
+        eoa,
+        paid,
     )
     .await;
     for nonce in [to_eoa, to_allowed, to_sol] {
-        for relayer in &relayers {
-            wait_for(
-                &format!("release {nonce} released"),
-                TIMEOUT,
-                POLL,
-                &[relayer],
-                || async { (release_state(relayer, nonce).await? == "released").then_some(()) },
-            )
-            .await;
-        }
+        wait_release_state(&relayers, nonce, "released").await;
     }
     assert_eq!(
         rpc.get_balance(&sol_wallet).await.unwrap(),
@@ -577,19 +528,13 @@ vault_key_file = "vault.json"
     );
     // The allow-listed forwarder passed its release on to its owner's balance path; its
     // report says why it passed.
-    let detail = relayers[0]
-        .get(&format!("/v1/releases/{}", to_allowed.get()))
-        .await
-        .unwrap();
+    let detail = release_detail(&relayers[0], to_allowed).await.unwrap();
     assert_eq!(detail["release"]["verdict"], "clean");
     assert!(
         finding_codes(&detail).contains(&"allow-listed".to_string()),
         "{detail}"
     );
-    let detail = relayers[0]
-        .get(&format!("/v1/releases/{}", to_eoa.get()))
-        .await
-        .unwrap();
+    let detail = release_detail(&relayers[0], to_eoa).await.unwrap();
     assert_eq!(detail["release"]["verdict"], "clean", "{detail}");
 
     // Both operators' approvals are on the symbiote, each with its own signature.
@@ -646,20 +591,8 @@ vault_key_file = "vault.json"
         ),
     ];
     for (nonce, codes) in expected {
-        for relayer in &relayers {
-            wait_for(
-                &format!("release {nonce} held"),
-                TIMEOUT,
-                POLL,
-                &[relayer],
-                || async { (release_state(relayer, nonce).await? == "held").then_some(()) },
-            )
-            .await;
-        }
-        let detail = relayers[0]
-            .get(&format!("/v1/releases/{}", nonce.get()))
-            .await
-            .unwrap();
+        wait_release_state(&relayers, nonce, "held").await;
+        let detail = release_detail(&relayers[0], nonce).await.unwrap();
         let found = finding_codes(&detail);
         for code in codes {
             assert!(
@@ -680,10 +613,7 @@ vault_key_file = "vault.json"
     );
 
     // ---- A report re-verified at its block is confirmed; a changed byte refutes it.
-    let detail = relayers[0]
-        .get(&format!("/v1/releases/{}", to_destructor.get()))
-        .await
-        .unwrap();
+    let detail = release_detail(&relayers[0], to_destructor).await.unwrap();
     let hash = detail["release"]["report_hash"].as_str().unwrap();
     let report = relayers[0].text(&format!("/v1/reports/{hash}")).await;
     let file = relayers[0].dir.join("report.json");
@@ -704,9 +634,7 @@ vault_key_file = "vault.json"
         POLL,
         &[&relayers[0]],
         || async {
-            let detail = relayers[0]
-                .get(&format!("/v1/releases/{}", to_destructor.get()))
-                .await?;
+            let detail = release_detail(&relayers[0], to_destructor).await?;
             let id = detail["report_batch"].as_i64()?;
             let batch = relayers[0].get(&format!("/v1/batches/{id}")).await?;
             let carried = batch["aggregate"]
@@ -757,31 +685,17 @@ vault_key_file = "vault.json"
         balance(&node, &user, EVM, &token_id).await,
         before.checked_add(Amount::new(100)).unwrap()
     );
-    wait_for(
+    let paid = U256::from(ETHER / 10);
+    wait_evm_paid(
         "the lifted release paid",
-        TIMEOUT,
-        POLL,
-        &[&relayers[0], &relayers[1]],
-        || async {
-            let paid = deployer.get_balance(destructor).await.ok()?;
-            (paid == U256::from(ETHER / 10)).then_some(())
-        },
+        &relayers,
+        &deployer,
+        destructor,
+        paid,
     )
     .await;
-    for relayer in &relayers {
-        wait_for("the refund recorded", TIMEOUT, POLL, &[relayer], || async {
-            (release_state(relayer, to_honeypot).await? == "refunded").then_some(())
-        })
-        .await;
-        wait_for(
-            "the lifted release recorded",
-            TIMEOUT,
-            POLL,
-            &[relayer],
-            || async { (release_state(relayer, to_destructor).await? == "released").then_some(()) },
-        )
-        .await;
-    }
+    wait_release_state(&relayers, to_honeypot, "refunded").await;
+    wait_release_state(&relayers, to_destructor, "released").await;
 
     // ---- The large Solana release waited in the queue for its delay, then was paid once.
     wait_for(
@@ -792,29 +706,15 @@ vault_key_file = "vault.json"
         || async { (rpc.get_balance(&sol_large).await.ok()? == 6 * SOL).then_some(()) },
     )
     .await;
-    let detail = relayers[0]
-        .get(&format!("/v1/releases/{}", large.get()))
-        .await
-        .unwrap();
-    let history: Vec<&str> = detail["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["to"].as_str().unwrap())
-        .collect();
-    let submitter = if history.contains(&"queued") { 0 } else { 1 };
-    let detail = relayers[submitter]
-        .get(&format!("/v1/releases/{}", large.get()))
-        .await
-        .unwrap();
-    let history: Vec<&str> = detail["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["to"].as_str().unwrap())
-        .collect();
+    let detail = release_detail(&relayers[0], large).await.unwrap();
+    let submitter = if history_states(&detail).contains(&"queued") {
+        0
+    } else {
+        1
+    };
+    let detail = release_detail(&relayers[submitter], large).await.unwrap();
     assert!(
-        history.contains(&"queued"),
+        history_states(&detail).contains(&"queued"),
         "the large release was not queued: {detail}"
     );
 
@@ -856,15 +756,7 @@ vault_key_file = "vault.json"
     ))
     .await;
     let patient = PrivateKeySigner::random().address();
-    let big = burn(
-        &node,
-        &user,
-        EVM,
-        "native",
-        3 * ETHER / 10,
-        &patient.to_string(),
-    )
-    .await;
+    let big = burn(&node, &user, EVM, "native", 3 * ETHER / 10, patient).await;
     let queued = wait_for(
         "the large EVM release queued by the bridge",
         TIMEOUT,
@@ -889,26 +781,16 @@ vault_key_file = "vault.json"
         .call("evm_increaseTime", serde_json::json!([3_601]))
         .await
         .unwrap();
-    wait_for(
+    let paid = U256::from(3 * ETHER / 10);
+    wait_evm_paid(
         "the queued EVM release paid",
-        TIMEOUT,
-        POLL,
-        &[&relayers[0], &relayers[1]],
-        || async {
-            (deployer.get_balance(patient).await.ok()? == U256::from(3 * ETHER / 10)).then_some(())
-        },
+        &relayers,
+        &deployer,
+        patient,
+        paid,
     )
     .await;
-    for relayer in &relayers {
-        wait_for(
-            "the queued release recorded as released",
-            TIMEOUT,
-            POLL,
-            &[relayer],
-            || async { (release_state(relayer, big).await? == "released").then_some(()) },
-        )
-        .await;
-    }
+    wait_release_state(&relayers, big, "released").await;
 
     // `relayer status` shows what the API shows (it asks the running relayer).
     let (ok, out, err) = relayers[1].cli(&["status"]);

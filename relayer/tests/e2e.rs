@@ -11,25 +11,18 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chain_adapters::solana::keys;
+use devnet::SolanaValidator;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{Anvil, Bitcoind, SolanaValidator, ports};
 use serde_json::Value;
-use solana_client::nonblocking::rpc_client::RpcClient;
-use solana_commitment_config::CommitmentConfig;
-use solana_sdk::signature::{Keypair, Signer};
-use support::{RelayerProcess, bitcoin_anchor_sequences, symbiote_bin, wallet};
+use solana_sdk::signature::Signer;
+use support::{
+    Hostchains, RelayerProcess, bitcoin_anchor_sequences, contiguous_batch_ranges,
+    evm_anchor_sequences, funded_solana_key, relayer_toml_head, solana_anchor_sequences,
+    sqlite_url, symbiote_bin,
+};
 
 // Generous: on a loaded 2-core machine, four validators and three hostchain nodes crawl.
 const TIMEOUT: Duration = Duration::from_secs(480);
-
-async fn airdrop(rpc: &RpcClient, to: &solana_sdk::pubkey::Pubkey, lamports: u64) {
-    let signature = rpc.request_airdrop(to, lamports).await.unwrap();
-    let started = Instant::now();
-    while !rpc.confirm_transaction(&signature).await.unwrap() {
-        assert!(started.elapsed() < TIMEOUT, "airdrop not confirmed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Final anchors per hostchain, from the relayer's API.
 async fn final_anchors(relayer: &RelayerProcess) -> Vec<Value> {
@@ -60,104 +53,26 @@ async fn end_to_end(postgres: Option<devnet::Postgres>) {
         ],
         ..NetworkOptions::default()
     };
-    let (net, solana, bitcoind, anvil) = tokio::join!(
+    // Bitcoin and the EVM with the anchor contract (the relayer's EVM key its only relayer),
+    // the relayer's Bitcoin key funded by mined coinbases, a block every second from then on.
+    let (net, solana, hostchains) = tokio::join!(
         SymbioteNetwork::start(&bin, &options),
         SolanaValidator::start(),
-        Bitcoind::start(),
-        Anvil::start()
+        Hostchains::start()
     );
-    let (mut net, solana, bitcoind, anvil) = (
-        net.unwrap(),
-        solana.unwrap(),
-        bitcoind.unwrap(),
-        anvil.unwrap(),
-    );
-    // The anchor contract with the relayer's EVM key as its only relayer.
-    let evm_key = alloy::signers::local::PrivateKeySigner::random();
-    let deployer = alloy::signers::local::PrivateKeySigner::random();
-    let ether = 1_000_000_000_000_000_000u128;
-    anvil
-        .set_balance(&evm_key.address().to_string(), 100 * ether)
-        .await
-        .unwrap();
-    anvil
-        .set_balance(&deployer.address().to_string(), 100 * ether)
-        .await
-        .unwrap();
-    let deployer = wallet(&anvil, deployer);
-    let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
-        &deployer,
-        vec![evm_key.address()],
-        alloy::primitives::U256::from(1),
-    )
-    .await
-    .unwrap()
-    .address();
-    // The relayer's Bitcoin key, funded by mined coinbases; a block every second from then on.
-    let bitcoin_key =
-        bitcoin::secp256k1::SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng())
-            .display_secret()
-            .to_string();
-    let bitcoin_address = chain_adapters::bitcoin::wallet::Signer::from_text(
-        &bitcoin_key,
-        bitcoin::Network::Regtest,
-        "test",
-    )
-    .unwrap()
-    .address()
-    .to_string();
-    bitcoind.mine_to(101, &bitcoin_address).await.unwrap();
-    let miner = {
-        let url = bitcoind.rpc_url().to_string();
-        let (user, password) = bitcoind.auth();
-        let (user, password) = (user.to_string(), password.to_string());
-        let address = bitcoin_address.clone();
-        let evm_url = anvil.rpc_url().to_string();
-        tokio::spawn(async move {
-            let client = devnet::rpc::client();
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = devnet::rpc::call(
-                    &client,
-                    &evm_url,
-                    None,
-                    "anvil_mine",
-                    serde_json::json!(["0x1"]),
-                )
-                .await;
-                let params = serde_json::json!([1, address]);
-                let auth = Some((user.as_str(), password.as_str()));
-                let _ = devnet::rpc::call(&client, &url, auth, "generatetoaddress", params).await;
-            }
-        })
-    };
-    let rpc =
-        RpcClient::new_with_commitment(solana.rpc_url().to_string(), CommitmentConfig::confirmed());
-    let key = Keypair::new();
-    airdrop(&rpc, &key.pubkey(), 10_000_000_000).await;
+    let (mut net, solana) = (net.unwrap(), solana.unwrap());
+    let (rpc, key) = funded_solana_key(&solana, 10_000_000_000, TIMEOUT).await;
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("solana.json"), keys::to_json(&key)).unwrap();
-    std::fs::write(dir.path().join("bitcoin.key"), &bitcoin_key).unwrap();
-    std::fs::write(dir.path().join("evm.key"), hex::encode(evm_key.to_bytes())).unwrap();
-    let (btc_user, btc_password) = bitcoind.auth();
-    let port = ports::free_port().unwrap();
-    let config = dir.path().join("relayer.toml");
-    std::fs::write(
-        &config,
+    hostchains.write_keys(dir.path());
+    let database = match &postgres {
+        Some(pg) => pg.url().to_string(),
+        None => sqlite_url(dir.path()),
+    };
+    let mut relayer = RelayerProcess::configured(dir.path(), "relayer.toml", |port| {
         format!(
-            r#"
-[symbiote]
-node_url = "{node}"
-genesis_file = "{genesis}"
-poll_interval_ms = 200
-
-[database]
-url = "{database}"
-
-[api]
-listen = "127.0.0.1:{port}"
-admin_token_env = "E2E_ADMIN_TOKEN"
+            r#"{head}admin_token_env = "E2E_ADMIN_TOKEN"
 
 [batch]
 every_blocks = 10
@@ -171,37 +86,13 @@ poll_interval_ms = 300
 kind = "solana"
 rpc_url = "{solana}"
 key_file = "solana.json"
-
-[hostchains.bitcoin-regtest]
-kind = "bitcoin"
-rpc_url = "{btc}"
-rpc_user = "{btc_user}"
-rpc_password = "{btc_password}"
-network = "regtest"
-key_file = "bitcoin.key"
-confirmations = 2
-
-[hostchains.evm-31337]
-kind = "evm"
-rpc_url = "{evm}"
-key_file = "evm.key"
-anchor_contract = "{anchor_contract}"
-confirmations = 3
-"#,
-            node = net.url(0),
-            genesis = net.genesis_path().display(),
-            database = match &postgres {
-                Some(pg) => pg.url().to_string(),
-                None => format!("sqlite://{}", dir.path().join("relayer.sqlite").display()),
-            },
+{hostchains}"#,
+            head = relayer_toml_head(&net, 0, &database, port),
             solana = solana.rpc_url(),
-            btc = bitcoind.rpc_url(),
-            evm = anvil.rpc_url(),
-        ),
-    )
-    .unwrap();
-    let mut relayer =
-        RelayerProcess::new(dir.path(), config, port).with_env("E2E_ADMIN_TOKEN", ADMIN_TOKEN);
+            hostchains = hostchains.toml(),
+        )
+    })
+    .with_env("E2E_ADMIN_TOKEN", ADMIN_TOKEN);
 
     // Kill -9 the relayer 20 times at random moments while it works, restarting it each time.
     relayer.start();
@@ -301,65 +192,29 @@ confirmations = 3
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    miner.abort();
+    hostchains.stop_mining();
 
     // Nothing lost: batches cover every height from 1 without gaps or overlaps.
-    let mut ranges: Vec<(u64, u64)> = batches
-        .iter()
-        .map(|b| {
-            (
-                b["from_height"].as_u64().unwrap(),
-                b["to_height"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    ranges.sort();
-    assert_eq!(ranges[0].0, 1);
-    for pair in ranges.windows(2) {
-        assert_eq!(
-            pair[1].0,
-            pair[0].1 + 1,
-            "gap or overlap between batches: {ranges:?}"
-        );
-    }
+    contiguous_batch_ranges(&batches);
 
     // Exactly once per chain: every batch's sequence appears exactly once on every chain (memos
     // on Solana, OP_RETURNs on Bitcoin, Anchored events on the EVM), and nothing else does.
     let expected: BTreeMap<u64, usize> = (1..=batches.len() as u64).map(|s| (s, 1)).collect();
-    let signatures = rpc.get_signatures_for_address(&key.pubkey()).await.unwrap();
-    let mut on_solana: BTreeMap<u64, usize> = BTreeMap::new();
-    for entry in signatures.iter().filter(|s| s.err.is_none()) {
-        let Some(memo) = &entry.memo else { continue };
-        let text = memo.rsplit_once("] ").map_or(memo.as_str(), |(_, t)| t);
-        if let Ok(bytes) = hex::decode(text)
-            && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
-        {
-            *on_solana.entry(payload.sequence.get()).or_default() += 1;
-        }
-    }
-    assert_eq!(on_solana, expected, "anchors per sequence on Solana");
     assert_eq!(
-        bitcoin_anchor_sequences(&bitcoind).await,
+        solana_anchor_sequences(&rpc, &key.pubkey()).await,
+        expected,
+        "anchors per sequence on Solana"
+    );
+    assert_eq!(
+        bitcoin_anchor_sequences(&hostchains.bitcoind).await,
         expected,
         "anchors per sequence on Bitcoin"
     );
-    let on_evm = {
-        use alloy::providers::Provider;
-        use alloy::sol_types::SolEvent;
-        let filter = alloy::rpc::types::Filter::new()
-            .address(anchor_contract)
-            .from_block(0u64);
-        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
-        for log in deployer.get_logs(&filter).await.unwrap() {
-            if let Ok(event) =
-                chain_adapters::evm::bindings::SymbioteAnchor::Anchored::decode_log(&log.inner)
-            {
-                *seen.entry(event.data.sequence).or_default() += 1;
-            }
-        }
-        seen
-    };
-    assert_eq!(on_evm, expected, "anchors per sequence on the EVM");
+    assert_eq!(
+        evm_anchor_sequences(&hostchains.deployer, hostchains.anchor_contract).await,
+        expected,
+        "anchors per sequence on the EVM"
+    );
 
     // The proof verifies against the hostchains alone; a tampered one names its step.
     let proof_file = dir.path().join("proof.json");

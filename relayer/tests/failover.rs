@@ -15,12 +15,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use devnet::Postgres;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{Anvil, Bitcoind, Postgres, ports};
 use relayer::leader::{self, Leases, LockKey, LockSession, ReplicaId, Role, RoleState};
 use relayer::store::Store;
 use serde_json::Value;
-use support::{RelayerProcess, bitcoin_anchor_sequences, symbiote_bin, wait_for, wallet};
+use support::{
+    Hostchains, RelayerProcess, bitcoin_anchor_sequences, contiguous_batch_ranges,
+    evm_anchor_sequences, relayer_toml_head, symbiote_bin, wait_for,
+};
 use symbiote::types::SymbioteId;
 use tokio_util::sync::CancellationToken;
 
@@ -295,6 +298,26 @@ impl Replica {
                 .iter()
                 .all(|r| roles.get(r).map(String::as_str) == Some(state))
     }
+
+    /// Waits until this replica reports every role in `state` ("active" or "standby").
+    async fn wait_all(&self, state: &str) {
+        let doing = if state == "standby" {
+            "standing by"
+        } else {
+            state
+        };
+        let started = Instant::now();
+        while !self.all(state).await {
+            assert!(
+                started.elapsed() < TIMEOUT,
+                "{} not {doing}: {:?}\n{}",
+                self.id,
+                self.roles().await,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 fn expected_roles() -> Vec<String> {
@@ -411,100 +434,21 @@ async fn a_standby_takes_over_within_ten_seconds_and_nothing_is_anchored_twice()
         hostchains: HOSTCHAINS.iter().map(|h| h.to_string()).collect(),
         ..NetworkOptions::default()
     };
-    let (net, bitcoind, anvil, postgres) = tokio::join!(
+    // The anchor contract with the relayers' EVM key as its only relayer: both replicas are
+    // the same relayer, with the same keys. A block a second on both hostchains from then on.
+    let (net, hostchains, postgres) = tokio::join!(
         SymbioteNetwork::start(&bin, &options),
-        Bitcoind::start(),
-        Anvil::start(),
+        Hostchains::start(),
         Postgres::start()
     );
-    let (mut net, bitcoind, anvil, postgres) = (
-        net.unwrap(),
-        bitcoind.unwrap(),
-        anvil.unwrap(),
-        postgres.unwrap(),
-    );
-
-    // The anchor contract with the relayers' EVM key as its only relayer: both replicas are
-    // the same relayer, with the same keys.
-    let evm_key = alloy::signers::local::PrivateKeySigner::random();
-    let deployer = alloy::signers::local::PrivateKeySigner::random();
-    let ether = 1_000_000_000_000_000_000u128;
-    for address in [evm_key.address(), deployer.address()] {
-        anvil
-            .set_balance(&address.to_string(), 100 * ether)
-            .await
-            .unwrap();
-    }
-    let deployer = wallet(&anvil, deployer);
-    let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
-        &deployer,
-        vec![evm_key.address()],
-        alloy::primitives::U256::from(1),
-    )
-    .await
-    .unwrap()
-    .address();
-    let bitcoin_key =
-        bitcoin::secp256k1::SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng())
-            .display_secret()
-            .to_string();
-    let bitcoin_address = chain_adapters::bitcoin::wallet::Signer::from_text(
-        &bitcoin_key,
-        bitcoin::Network::Regtest,
-        "test",
-    )
-    .unwrap()
-    .address()
-    .to_string();
-    bitcoind.mine_to(101, &bitcoin_address).await.unwrap();
-    // A block a second on both hostchains from now on.
-    let miner = {
-        let url = bitcoind.rpc_url().to_string();
-        let (user, password) = bitcoind.auth();
-        let (user, password) = (user.to_string(), password.to_string());
-        let address = bitcoin_address.clone();
-        let evm_url = anvil.rpc_url().to_string();
-        tokio::spawn(async move {
-            let client = devnet::rpc::client();
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = devnet::rpc::call(
-                    &client,
-                    &evm_url,
-                    None,
-                    "anvil_mine",
-                    serde_json::json!(["0x1"]),
-                )
-                .await;
-                let params = serde_json::json!([1, address]);
-                let auth = Some((user.as_str(), password.as_str()));
-                let _ = devnet::rpc::call(&client, &url, auth, "generatetoaddress", params).await;
-            }
-        })
-    };
+    let (mut net, postgres) = (net.unwrap(), postgres.unwrap());
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bitcoin.key"), &bitcoin_key).unwrap();
-    std::fs::write(dir.path().join("evm.key"), hex::encode(evm_key.to_bytes())).unwrap();
-    let (btc_user, btc_password) = bitcoind.auth();
+    hostchains.write_keys(dir.path());
     let replica = |id: &'static str| {
-        let port = ports::free_port().unwrap();
-        let config = dir.path().join(format!("{id}.toml"));
-        std::fs::write(
-            &config,
+        let relayer = RelayerProcess::configured(dir.path(), &format!("{id}.toml"), |port| {
             format!(
-                r#"
-[symbiote]
-node_url = "{node}"
-genesis_file = "{genesis}"
-poll_interval_ms = 200
-
-[database]
-url = "{database}"
-
-[api]
-listen = "127.0.0.1:{port}"
-
+                r#"{head}
 [replica]
 id = "{id}"
 lease_check_ms = 1000
@@ -516,34 +460,14 @@ max_blocks = 50
 
 [anchoring]
 poll_interval_ms = 300
-
-[hostchains.bitcoin-regtest]
-kind = "bitcoin"
-rpc_url = "{btc}"
-rpc_user = "{btc_user}"
-rpc_password = "{btc_password}"
-network = "regtest"
-key_file = "bitcoin.key"
-confirmations = 2
-
-[hostchains.evm-31337]
-kind = "evm"
-rpc_url = "{evm}"
-key_file = "evm.key"
-anchor_contract = "{anchor_contract}"
-confirmations = 3
-"#,
-                node = net.url(0),
-                genesis = net.genesis_path().display(),
-                database = postgres.url(),
-                btc = bitcoind.rpc_url(),
-                evm = anvil.rpc_url(),
-            ),
-        )
-        .unwrap();
+{hostchains}"#,
+                head = relayer_toml_head(&net, 0, postgres.url(), port),
+                hostchains = hostchains.toml(),
+            )
+        });
         Replica {
             id,
-            relayer: RelayerProcess::new(dir.path(), config, port).named(id),
+            relayer: relayer.named(id),
         }
     };
     let mut a = replica("replica-a");
@@ -551,27 +475,9 @@ confirmations = 3
 
     // a starts first and runs every role; b, started next, stands by for every role.
     a.start();
-    let started = Instant::now();
-    while !a.all("active").await {
-        assert!(
-            started.elapsed() < TIMEOUT,
-            "replica-a not active: {:?}\n{}",
-            a.roles().await,
-            a.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    a.wait_all("active").await;
     b.start();
-    let started = Instant::now();
-    while !b.all("standby").await {
-        assert!(
-            started.elapsed() < TIMEOUT,
-            "replica-b not standing by: {:?}\n{}",
-            b.roles().await,
-            b.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    b.wait_all("standby").await;
     let listed = |replicas: &Value| -> Vec<String> {
         replicas["replicas"]
             .as_array()
@@ -606,16 +512,7 @@ confirmations = 3
 
     // a comes back as a standby; b anchors on; kill b while it anchors: a takes over.
     a.start();
-    let started = Instant::now();
-    while !a.all("standby").await {
-        assert!(
-            started.elapsed() < TIMEOUT,
-            "replica-a not standing by: {:?}\n{}",
-            a.roles().await,
-            a.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    a.wait_all("standby").await;
     let (finals, _) = anchoring(&b).await;
     wait_anchoring(&b, &finals, 2).await;
     let second = kill_and_measure(&mut b, &a).await;
@@ -653,47 +550,15 @@ confirmations = 3
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    miner.abort();
+    hostchains.stop_mining();
 
     // Batches cover every height from 1 without a gap or an overlap.
-    let mut ranges: Vec<(u64, u64)> = batches
-        .iter()
-        .map(|b| {
-            (
-                b["from_height"].as_u64().unwrap(),
-                b["to_height"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    ranges.sort();
-    assert_eq!(ranges[0].0, 1, "{ranges:?}");
-    for pair in ranges.windows(2) {
-        assert_eq!(
-            pair[1].0,
-            pair[0].1 + 1,
-            "gap or overlap between batches: {ranges:?}"
-        );
-    }
+    let ranges = contiguous_batch_ranges(&batches);
 
     // On the hostchains themselves: every batch's sequence exactly once, and nothing else.
     let expected: BTreeMap<u64, usize> = (1..=batches.len() as u64).map(|s| (s, 1)).collect();
-    let on_bitcoin = bitcoin_anchor_sequences(&bitcoind).await;
-    let on_evm = {
-        use alloy::providers::Provider;
-        use alloy::sol_types::SolEvent;
-        let filter = alloy::rpc::types::Filter::new()
-            .address(anchor_contract)
-            .from_block(0u64);
-        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
-        for log in deployer.get_logs(&filter).await.unwrap() {
-            if let Ok(event) =
-                chain_adapters::evm::bindings::SymbioteAnchor::Anchored::decode_log(&log.inner)
-            {
-                *seen.entry(event.data.sequence).or_default() += 1;
-            }
-        }
-        seen
-    };
+    let on_bitcoin = bitcoin_anchor_sequences(&hostchains.bitcoind).await;
+    let on_evm = evm_anchor_sequences(&hostchains.deployer, hostchains.anchor_contract).await;
     println!(
         "{} batches over heights 1..={}; anchored once each on Bitcoin and on the EVM",
         batches.len(),

@@ -10,10 +10,13 @@ use std::time::Duration;
 use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge};
+use chain_adapters::evm::bindings::SymbioteBridge;
+use devnet::Anvil;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{Anvil, ports};
-use support::{RelayerProcess, evm_key, send, submit, symbiote_bin, wait_for, wallet};
+use support::{
+    RelayerProcess, deploy_anchor, evm_key, relayer_toml_head, send, sqlite_url, submit,
+    symbiote_bin, wait_for,
+};
 use symbiote::crypto::Keypair;
 use symbiote::node::client::NodeClient;
 use symbiote::tx::{Asset, Transaction};
@@ -35,18 +38,7 @@ async fn a_stuck_release_is_replaced_and_paid_once() {
     let node = NodeClient::new(&net.url(0));
     let key_file = net.dir().join("relayer-0.evm.key");
     let relayer_evm = evm_key(&key_file);
-    let deployer_key = PrivateKeySigner::random();
-    for a in [relayer_evm.address(), deployer_key.address()] {
-        anvil
-            .set_balance(&a.to_string(), 100 * ETHER)
-            .await
-            .unwrap();
-    }
-    let deployer = wallet(&anvil, deployer_key);
-    let anchor = *SymbioteAnchor::deploy(&deployer, vec![relayer_evm.address()], U256::from(1))
-        .await
-        .unwrap()
-        .address();
+    let (deployer, anchor) = deploy_anchor(&anvil, &[relayer_evm.address()], 1).await;
     let bridge = *SymbioteBridge::deploy(&deployer, vec![relayer_evm.address()], U256::from(1))
         .await
         .unwrap()
@@ -54,23 +46,9 @@ async fn a_stuck_release_is_replaced_and_paid_once() {
     let start_block = deployer.get_block_number().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let port = ports::free_port().unwrap();
-    let config = dir.path().join("relayer.toml");
-    std::fs::write(
-        &config,
+    let mut relayer = RelayerProcess::configured(dir.path(), "relayer.toml", |port| {
         format!(
-            r#"
-[symbiote]
-node_url = "{node}"
-genesis_file = "{genesis}"
-poll_interval_ms = 200
-
-[database]
-url = "sqlite://{db}"
-
-[api]
-listen = "127.0.0.1:{port}"
-
+            r#"{head}
 # No batches (and so no anchors) during the test: only the release uses the EVM account.
 [batch]
 every_blocks = 1000
@@ -92,16 +70,12 @@ bridge_contract = "{bridge}"
 confirmations = 1
 deposit_start_block = {start_block}
 "#,
-            node = net.url(0),
-            genesis = net.genesis_path().display(),
-            db = dir.path().join("relayer.sqlite").display(),
+            head = relayer_toml_head(&net, 0, &sqlite_url(dir.path()), port),
             key = net.dir().join("relayer-0.key").display(),
             evm = anvil.rpc_url(),
             evm_key = key_file.display(),
-        ),
-    )
-    .unwrap();
-    let mut relayer = RelayerProcess::new(dir.path(), config, port);
+        )
+    });
     relayer.start();
 
     // One ether deposited and minted.

@@ -17,9 +17,12 @@ use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use chain_adapters::evm::bindings::{SymbioteAnchor, SymbioteBridge};
 use chain_adapters::{AnchorRequest, ErrorKind, HostchainAdapter, ReleaseOrder, TxStatus};
+use devnet::Anvil;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{Anvil, ports};
-use support::{RelayerProcess, evm_key, govern, logs, send, symbiote_bin, wallet};
+use support::{
+    RelayerProcess, deploy_anchor, evm_key, govern, logs, relayer_toml_head, send, sqlite_url,
+    symbiote_bin,
+};
 use symbiote::anchor::AnchorPayload;
 use symbiote::crypto::Keypair;
 use symbiote::hash::Hash;
@@ -91,23 +94,8 @@ async fn a_rotation_voted_on_the_symbiote_reaches_the_contracts_with_the_old_set
     let old: Vec<PrivateKeySigner> = (0..2).map(|i| evm_key(&key_file(i))).collect();
 
     // The contracts, with the genesis relayer set (2 of 2).
-    let deployer_key = PrivateKeySigner::random();
-    for a in old
-        .iter()
-        .map(|k| k.address())
-        .chain([deployer_key.address()])
-    {
-        anvil
-            .set_balance(&a.to_string(), 100 * ETHER)
-            .await
-            .unwrap();
-    }
-    let deployer = wallet(&anvil, deployer_key);
     let old_addresses: Vec<Address> = old.iter().map(|k| k.address()).collect();
-    let anchor = *SymbioteAnchor::deploy(&deployer, old_addresses.clone(), U256::from(2))
-        .await
-        .unwrap()
-        .address();
+    let (deployer, anchor) = deploy_anchor(&anvil, &old_addresses, 2).await;
     let bridge = *SymbioteBridge::deploy(&deployer, old_addresses.clone(), U256::from(2))
         .await
         .unwrap()
@@ -119,23 +107,9 @@ async fn a_rotation_voted_on_the_symbiote_reaches_the_contracts_with_the_old_set
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut relayers = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
-        let port = ports::free_port().unwrap();
-        let config = dir.path().join("relayer.toml");
-        std::fs::write(
-            &config,
+        let mut relayer = RelayerProcess::configured(dir.path(), "relayer.toml", |port| {
             format!(
-                r#"
-[symbiote]
-node_url = "{node}"
-genesis_file = "{genesis}"
-poll_interval_ms = 200
-
-[database]
-url = "sqlite://{db}"
-
-[api]
-listen = "127.0.0.1:{port}"
-
+                r#"{head}
 [batch]
 every_blocks = 1000
 max_blocks = 1000
@@ -153,16 +127,12 @@ anchor_contract = "{anchor}"
 bridge_contract = "{bridge}"
 confirmations = 1
 "#,
-                node = net.url(i),
-                genesis = net.genesis_path().display(),
-                db = dir.path().join("relayer.sqlite").display(),
+                head = relayer_toml_head(&net, i, &sqlite_url(dir.path()), port),
                 key = net.dir().join(format!("relayer-{i}.key")).display(),
                 evm = anvil.rpc_url(),
                 evm_key = key_file(i).display(),
-            ),
-        )
-        .unwrap();
-        let mut relayer = RelayerProcess::new(dir.path(), config, port);
+            )
+        });
         relayer.start();
         relayers.push(relayer);
     }
@@ -297,42 +267,33 @@ confirmations = 1
         cosignatures: vec![cosigner],
     };
     let unsigned = order(Vec::new());
-    let old_sig = old1
-        .releaser()
-        .unwrap()
+    let (old0_releaser, old1_releaser, new1_releaser) = (
+        old0.releaser().unwrap(),
+        old1.releaser().unwrap(),
+        new1.releaser().unwrap(),
+    );
+    let old_sig = old1_releaser
         .sign_release(&unsigned)
         .await
         .unwrap()
         .unwrap();
-    let refused = old0
-        .releaser()
-        .unwrap()
+    let refused = old0_releaser
         .prepare_release(&order(old_sig))
         .await
         .unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Rejected, "{refused}");
-    let new_sig = new1
-        .releaser()
-        .unwrap()
+    let new_sig = new1_releaser
         .sign_release(&unsigned)
         .await
         .unwrap()
         .unwrap();
-    let tx = old1
-        .releaser()
-        .unwrap()
+    let tx = old1_releaser
         .prepare_release(&order(new_sig))
         .await
         .unwrap();
     old1.anchorer().broadcast(&tx).await.unwrap();
     wait_included(old1.as_ref(), &tx).await;
-    assert!(
-        old1.releaser()
-            .unwrap()
-            .is_released(Nonce::new(77))
-            .await
-            .unwrap()
-    );
+    assert!(old1_releaser.is_released(Nonce::new(77)).await.unwrap());
     drop(relayers);
 }
 

@@ -15,12 +15,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chain_adapters::solana::keys;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
-use devnet::{Anvil, Bitcoind, SolanaValidator, ports};
+use devnet::{Bitcoind, SolanaValidator};
 use serde_json::Value;
 use solana_client::nonblocking::rpc_client::RpcClient;
-use solana_commitment_config::CommitmentConfig;
-use solana_sdk::signature::{Keypair as SolKeypair, Signer};
-use support::{RelayerProcess, bitcoin_anchor_payloads, govern, symbiote_bin, wallet};
+use solana_sdk::signature::Signer;
+use support::{
+    Hostchains, RelayerProcess, bitcoin_anchor_payloads, evm_anchored, funded_solana_key, govern,
+    relayer_toml_head, solana_anchor_payloads, sqlite_url, symbiote_bin,
+};
 use symbiote::governance::{History, ProposalStatus};
 use symbiote::node::client::NodeClient;
 use symbiote::tx::GovernanceChange;
@@ -185,106 +187,24 @@ async fn switching_bitcoin_evm_to_evm_solana_mid_run_leaves_no_height_unanchored
         hostchains: vec![BITCOIN.into(), EVM.into()],
         ..NetworkOptions::default()
     };
-    let (net, solana, bitcoind, anvil) = tokio::join!(
+    // Bitcoin and the EVM with the anchor contract (the relayer's EVM key its only relayer),
+    // the relayer's Bitcoin key funded by mined coinbases, a block every second from then on
+    // on both.
+    let (net, solana, hostchains) = tokio::join!(
         SymbioteNetwork::start(&bin, &options),
         SolanaValidator::start(),
-        Bitcoind::start(),
-        Anvil::start()
+        Hostchains::start()
     );
-    let (mut net, solana, bitcoind, anvil) = (
-        net.unwrap(),
-        solana.unwrap(),
-        bitcoind.unwrap(),
-        anvil.unwrap(),
-    );
-    // The anchor contract with the relayer's EVM key as its only relayer.
-    let evm_key = alloy::signers::local::PrivateKeySigner::random();
-    let deployer = alloy::signers::local::PrivateKeySigner::random();
-    let ether = 1_000_000_000_000_000_000u128;
-    for address in [evm_key.address(), deployer.address()] {
-        anvil
-            .set_balance(&address.to_string(), 100 * ether)
-            .await
-            .unwrap();
-    }
-    let deployer = wallet(&anvil, deployer);
-    let anchor_contract = *chain_adapters::evm::bindings::SymbioteAnchor::deploy(
-        &deployer,
-        vec![evm_key.address()],
-        alloy::primitives::U256::from(1),
-    )
-    .await
-    .unwrap()
-    .address();
-    // The relayer's Bitcoin key, funded by mined coinbases; a block every second from then on
-    // on Bitcoin and on the EVM.
-    let bitcoin_key =
-        bitcoin::secp256k1::SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng())
-            .display_secret()
-            .to_string();
-    let bitcoin_address = chain_adapters::bitcoin::wallet::Signer::from_text(
-        &bitcoin_key,
-        bitcoin::Network::Regtest,
-        "test",
-    )
-    .unwrap()
-    .address()
-    .to_string();
-    bitcoind.mine_to(101, &bitcoin_address).await.unwrap();
-    let miner = {
-        let url = bitcoind.rpc_url().to_string();
-        let (user, password) = bitcoind.auth();
-        let (user, password) = (user.to_string(), password.to_string());
-        let address = bitcoin_address.clone();
-        let evm_url = anvil.rpc_url().to_string();
-        tokio::spawn(async move {
-            let client = devnet::rpc::client();
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let one = serde_json::json!(["0x1"]);
-                let _ = devnet::rpc::call(&client, &evm_url, None, "anvil_mine", one).await;
-                let params = serde_json::json!([1, address]);
-                let auth = Some((user.as_str(), password.as_str()));
-                let _ = devnet::rpc::call(&client, &url, auth, "generatetoaddress", params).await;
-            }
-        })
-    };
-    let rpc =
-        RpcClient::new_with_commitment(solana.rpc_url().to_string(), CommitmentConfig::confirmed());
-    let solana_key = SolKeypair::new();
-    let signature = rpc
-        .request_airdrop(&solana_key.pubkey(), 10_000_000_000)
-        .await
-        .unwrap();
-    let started = Instant::now();
-    while !rpc.confirm_transaction(&signature).await.unwrap() {
-        assert!(started.elapsed() < TIMEOUT, "airdrop not confirmed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (mut net, solana) = (net.unwrap(), solana.unwrap());
+    let (rpc, solana_key) = funded_solana_key(&solana, 10_000_000_000, TIMEOUT).await;
 
     // One relayer configured for all three hostchains, Solana not active yet.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("solana.json"), keys::to_json(&solana_key)).unwrap();
-    std::fs::write(dir.path().join("bitcoin.key"), &bitcoin_key).unwrap();
-    std::fs::write(dir.path().join("evm.key"), hex::encode(evm_key.to_bytes())).unwrap();
-    let (btc_user, btc_password) = bitcoind.auth();
-    let port = ports::free_port().unwrap();
-    let config = dir.path().join("relayer.toml");
-    std::fs::write(
-        &config,
+    hostchains.write_keys(dir.path());
+    let mut relayer = RelayerProcess::configured(dir.path(), "relayer.toml", |port| {
         format!(
-            r#"
-[symbiote]
-node_url = "{node}"
-genesis_file = "{genesis}"
-poll_interval_ms = 200
-
-[database]
-url = "sqlite://{database}"
-
-[api]
-listen = "127.0.0.1:{port}"
-
+            r#"{head}
 [batch]
 every_blocks = 10
 every_seconds = 2
@@ -297,33 +217,12 @@ poll_interval_ms = 300
 kind = "solana"
 rpc_url = "{solana}"
 key_file = "solana.json"
-
-[hostchains.{BITCOIN}]
-kind = "bitcoin"
-rpc_url = "{btc}"
-rpc_user = "{btc_user}"
-rpc_password = "{btc_password}"
-network = "regtest"
-key_file = "bitcoin.key"
-confirmations = 2
-
-[hostchains.{EVM}]
-kind = "evm"
-rpc_url = "{evm}"
-key_file = "evm.key"
-anchor_contract = "{anchor_contract}"
-confirmations = 3
-"#,
-            node = net.url(0),
-            genesis = net.genesis_path().display(),
-            database = dir.path().join("relayer.sqlite").display(),
+{hostchains}"#,
+            head = relayer_toml_head(&net, 0, &sqlite_url(dir.path()), port),
             solana = solana.rpc_url(),
-            btc = bitcoind.rpc_url(),
-            evm = anvil.rpc_url(),
-        ),
-    )
-    .unwrap();
-    let mut relayer = RelayerProcess::new(dir.path(), config, port);
+            hostchains = hostchains.toml(),
+        )
+    });
     relayer.start();
     let relayer = Relayer(relayer);
     let started = Instant::now();
@@ -436,7 +335,7 @@ confirmations = 3
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    miner.abort();
+    hostchains.stop_mining();
     let batches = relayer.batches(true).await;
     let (finals, _) = relayer.finals().await;
     let total: usize = batches.iter().map(|b| b.anchors.len()).sum();
@@ -560,9 +459,9 @@ confirmations = 3
         }
         map
     };
-    let on_bitcoin = bitcoin_anchors(&bitcoind).await;
+    let on_bitcoin = bitcoin_anchors(&hostchains.bitcoind).await;
     assert_eq!(on_bitcoin, expected(BITCOIN, false), "anchors on Bitcoin");
-    let on_evm = evm_anchors(&deployer, anchor_contract).await;
+    let on_evm = evm_anchors(&hostchains.deployer, hostchains.anchor_contract).await;
     assert_eq!(on_evm, expected(EVM, true), "anchors on the EVM");
     let on_solana = solana_anchors(&rpc, &solana_key.pubkey()).await;
     assert_eq!(on_solana, expected(SOLANA, false), "anchors on Solana");
@@ -605,15 +504,23 @@ confirmations = 3
     );
 }
 
-/// The anchor payloads in OP_RETURNs of the regtest chain: aggregate roots by sequence.
-async fn bitcoin_anchors(node: &Bitcoind) -> BTreeMap<u64, Vec<String>> {
+/// Entries by sequence, in the order given.
+fn by_sequence(entries: impl IntoIterator<Item = (u64, String)>) -> BTreeMap<u64, Vec<String>> {
     let mut seen: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for payload in bitcoin_anchor_payloads(node).await {
-        seen.entry(payload.sequence.get())
-            .or_default()
-            .push(payload.root.to_string());
+    for (sequence, entry) in entries {
+        seen.entry(sequence).or_default().push(entry);
     }
     seen
+}
+
+/// The anchor payloads in OP_RETURNs of the regtest chain: aggregate roots by sequence.
+async fn bitcoin_anchors(node: &Bitcoind) -> BTreeMap<u64, Vec<String>> {
+    let payloads = bitcoin_anchor_payloads(node).await;
+    by_sequence(
+        payloads
+            .iter()
+            .map(|p| (p.sequence.get(), p.root.to_string())),
+    )
 }
 
 /// The contract's `Anchored` events: "root from..=to" by sequence.
@@ -621,26 +528,11 @@ async fn evm_anchors(
     provider: &alloy::providers::DynProvider,
     contract: alloy::primitives::Address,
 ) -> BTreeMap<u64, Vec<String>> {
-    use alloy::providers::Provider;
-    use alloy::sol_types::SolEvent;
-    let filter = alloy::rpc::types::Filter::new()
-        .address(contract)
-        .from_block(0u64);
-    let mut seen: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for log in provider.get_logs(&filter).await.unwrap() {
-        if let Ok(event) =
-            chain_adapters::evm::bindings::SymbioteAnchor::Anchored::decode_log(&log.inner)
-        {
-            let e = event.data;
-            seen.entry(e.sequence).or_default().push(format!(
-                "{} {}..={}",
-                hex::encode(e.root),
-                e.fromHeight,
-                e.toHeight
-            ));
-        }
-    }
-    seen
+    let events = evm_anchored(provider, contract).await;
+    by_sequence(events.iter().map(|e| {
+        let entry = format!("{} {}..={}", hex::encode(e.root), e.fromHeight, e.toHeight);
+        (e.sequence, entry)
+    }))
 }
 
 /// The anchor payloads in memos of the relayer's Solana key: aggregate roots by sequence.
@@ -648,18 +540,10 @@ async fn solana_anchors(
     rpc: &RpcClient,
     key: &solana_sdk::pubkey::Pubkey,
 ) -> BTreeMap<u64, Vec<String>> {
-    let signatures = rpc.get_signatures_for_address(key).await.unwrap();
-    let mut seen: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for entry in signatures.iter().filter(|s| s.err.is_none()) {
-        let Some(memo) = &entry.memo else { continue };
-        let text = memo.rsplit_once("] ").map_or(memo.as_str(), |(_, t)| t);
-        if let Ok(bytes) = hex::decode(text)
-            && let Ok(payload) = symbiote::anchor::AnchorPayload::decode(&bytes)
-        {
-            seen.entry(payload.sequence.get())
-                .or_default()
-                .push(payload.root.to_string());
-        }
-    }
-    seen
+    let payloads = solana_anchor_payloads(rpc, key).await;
+    by_sequence(
+        payloads
+            .iter()
+            .map(|p| (p.sequence.get(), p.root.to_string())),
+    )
 }

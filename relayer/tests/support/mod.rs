@@ -1,6 +1,7 @@
 //! What the relayer's integration tests share (`mod support;` in each): the relayer as a child
-//! process, the symbiote binary, transactions and governance on the symbiote, anchors read back
-//! from the hostchains, polling, and EVM wallets.
+//! process and the opening of its config, the symbiote binary, transactions and governance on
+//! the symbiote, the hostchains made ready for a relayer (anchor contract, funded keys, a miner),
+//! anchors read back from the hostchains, polling, and EVM wallets.
 
 // Compiled into each test crate, which uses only part of it.
 #![allow(dead_code)]
@@ -12,12 +13,19 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use chain_adapters::evm::bindings::SymbioteAnchor;
 use devnet::process::NodeProcess;
 use devnet::symbiote::SymbioteNetwork;
-use devnet::{Anvil, Bitcoind};
+use devnet::{Anvil, Bitcoind, SolanaValidator};
 use serde_json::Value;
+use solana_client::nonblocking::rpc_client::RpcClient;
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::{Keypair as SolanaKeypair, Signer};
 use symbiote::anchor::AnchorPayload;
 use symbiote::crypto::Keypair;
 use symbiote::node::client::NodeClient;
@@ -26,6 +34,10 @@ use symbiote::tx::{GovernanceChange, ProposalId, SignedTransaction, Transaction}
 use symbiote::types::Height;
 
 /// The relayer binary under test.
+mod hostchains;
+
+pub use hostchains::*;
+
 pub const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 
 /// The symbiote binary, built next to the relayer binary (`cargo build -p symbiote`, or
@@ -64,6 +76,19 @@ impl RelayerProcess {
             env: Vec::new(),
             process: None,
         }
+    }
+
+    /// A relayer of the config that `config` makes for its API port (a free one), written to
+    /// `file` in `dir`, where it also logs; not started.
+    pub fn configured(
+        dir: &Path,
+        file: &str,
+        config: impl FnOnce(u16) -> String,
+    ) -> RelayerProcess {
+        let port = devnet::ports::free_port().unwrap();
+        let path = dir.join(file);
+        std::fs::write(&path, config(port)).unwrap();
+        RelayerProcess::new(dir, path, port)
     }
 
     /// Named `name`: its log is `<name>.log`.
@@ -149,6 +174,63 @@ pub fn logs<'a>(relayers: impl IntoIterator<Item = &'a RelayerProcess>) -> Strin
         .join("\n----\n")
 }
 
+/// The opening of a relayer's TOML config, the same in every test: validator `validator` of
+/// `net` as its symbiote node, polled often; its store at `database`; its API on
+/// `127.0.0.1:port`. It ends inside the `[api]` table, so the caller's text may go on with keys
+/// of that table before its own tables.
+pub fn relayer_toml_head(
+    net: &SymbioteNetwork,
+    validator: usize,
+    database: &str,
+    port: u16,
+) -> String {
+    format!(
+        r#"
+[symbiote]
+node_url = "{node}"
+genesis_file = "{genesis}"
+poll_interval_ms = 200
+
+[database]
+url = "{database}"
+
+[api]
+listen = "127.0.0.1:{port}"
+"#,
+        node = net.url(validator),
+        genesis = net.genesis_path().display(),
+    )
+}
+
+/// The URL of a relayer store in SQLite, in `dir`.
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("relayer.sqlite").display())
+}
+
+/// The height ranges of `batches` (rows of `/v1/batches`), sorted; asserts that they cover every
+/// height from 1 without a gap or an overlap.
+pub fn contiguous_batch_ranges(batches: &[Value]) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = batches
+        .iter()
+        .map(|b| {
+            (
+                b["from_height"].as_u64().unwrap(),
+                b["to_height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(ranges[0].0, 1, "{ranges:?}");
+    for pair in ranges.windows(2) {
+        assert_eq!(
+            pair[1].0,
+            pair[0].1 + 1,
+            "gap or overlap between batches: {ranges:?}"
+        );
+    }
+    ranges
+}
+
 /// Polls `check` every `every` until it gives a value; past `limit`, fails with `what` and the
 /// logs of `relayers`.
 pub async fn wait_for<T, F, Fut>(
@@ -231,68 +313,4 @@ pub async fn govern(
         included = submit(node, v, vote, limit).await;
     }
     (id, included)
-}
-
-/// The anchor payloads in OP_RETURNs of the regtest chain, oldest first.
-pub async fn bitcoin_anchor_payloads(node: &Bitcoind) -> Vec<AnchorPayload> {
-    let tip = node
-        .call("getblockcount", serde_json::json!([]))
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
-    let mut payloads = Vec::new();
-    for height in 1..=tip {
-        let hash = node
-            .call("getblockhash", serde_json::json!([height]))
-            .await
-            .unwrap();
-        let block = node
-            .call("getblock", serde_json::json!([hash, 2]))
-            .await
-            .unwrap();
-        for tx in block["tx"].as_array().unwrap() {
-            for out in tx["vout"].as_array().unwrap() {
-                let script = out["scriptPubKey"]["hex"].as_str().unwrap_or_default();
-                // OP_RETURN, push of 45 bytes, then the payload.
-                if let Some(payload) = script.strip_prefix("6a2d")
-                    && let Ok(bytes) = hex::decode(payload)
-                    && let Ok(payload) = AnchorPayload::decode(&bytes)
-                {
-                    payloads.push(payload);
-                }
-            }
-        }
-    }
-    payloads
-}
-
-/// How many times each anchor sequence appears in an OP_RETURN of the regtest chain.
-pub async fn bitcoin_anchor_sequences(node: &Bitcoind) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
-    for payload in bitcoin_anchor_payloads(node).await {
-        *seen.entry(payload.sequence.get()).or_default() += 1;
-    }
-    seen
-}
-
-/// The EVM key in the hex key file at `path`.
-pub fn evm_key(path: &Path) -> PrivateKeySigner {
-    PrivateKeySigner::from_str(std::fs::read_to_string(path).unwrap().trim()).unwrap()
-}
-
-/// A provider of `anvil` that signs with `key`.
-pub fn wallet(anvil: &Anvil, key: PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(anvil.rpc_url().parse().unwrap())
-        .erased()
-}
-
-/// Sends a contract call and waits for its receipt, which must be a success.
-pub async fn send<P: Provider, D: alloy::contract::CallDecoder>(
-    call: alloy::contract::CallBuilder<P, D>,
-) {
-    let receipt = call.send().await.unwrap().get_receipt().await.unwrap();
-    assert!(receipt.status(), "transaction reverted: {receipt:?}");
 }
