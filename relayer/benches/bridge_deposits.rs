@@ -28,7 +28,7 @@
 //! transaction is in a finalized block) on `Attest` transactions of minted deposits, which the
 //! symbiote accepts and ignores.
 //!
-//! Run: `cargo build --release -p symbiote && cargo bench -p relayer --bench bridge_deposits`
+//! Run: `cargo build --release -p symbiote-node && cargo bench -p relayer --bench bridge_deposits`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -60,8 +60,8 @@ use relayer::metrics::Metrics;
 use relayer::store::{DepositState, Store};
 use serde_json::{Value, json};
 use support::{Report, Timings};
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
-use symbiote::node::client::NodeClient;
 use symbiote::tx::{Deposit, MAX_BATCH_ENTRIES, Transaction};
 use symbiote::types::{HostchainId, SymbioteId};
 use tempfile::TempDir;

@@ -20,7 +20,7 @@
 //! transaction, so a stage's commit counts in the next stage. The stored times are whole
 //! milliseconds (truncated; a short stage can read as zero); finality is read in microseconds.
 //!
-//! Run: `cargo build --release -p symbiote && cargo bench -p relayer --bench finality_to_broadcast`
+//! Run: `cargo build --release -p symbiote-node && cargo bench -p relayer --bench finality_to_broadcast`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -39,7 +39,7 @@ use relayer::config::Config;
 use relayer::store::Store;
 use serde_json::{Value, json};
 use support::{Report, Timings};
-use symbiote::node::client::NodeClient;
+use symbiote::client::NodeClient;
 use symbiote::types::HostchainId;
 
 /// The symbiote's block interval: long enough for each block to cross the pipeline before the

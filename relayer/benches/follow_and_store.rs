@@ -21,7 +21,7 @@
 //!   commit of each block costs (the store uses SQLite's defaults: rollback journal,
 //!   `synchronous = FULL`, so every commit waits for the disk).
 //!
-//! Run: `cargo build --release -p symbiote && cargo bench -p relayer --bench follow_and_store`
+//! Run: `cargo build --release -p symbiote-node && cargo bench -p relayer --bench follow_and_store`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -36,11 +36,11 @@ use relayer::pipeline::follower::Follower;
 use relayer::store::Store;
 use sqlx::any::AnyPoolOptions;
 use support::{Report, Timings};
+use symbiote::block::ChainBlock;
+use symbiote::client::NodeClient;
 use symbiote::codec::Canonical;
 use symbiote::genesis::Genesis;
 use symbiote::light_client::LightClient;
-use symbiote::node::client::NodeClient;
-use symbiote::node::store::ChainBlock;
 use symbiote::types::Height;
 
 /// The chain length the network is run to.

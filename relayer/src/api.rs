@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use symbiote::client::NodeClient;
 use symbiote::codec::Canonical;
 use symbiote::commitment::Commitment;
-use symbiote::node::client::NodeClient;
 use symbiote::types::SymbioteId;
 
 use crate::leader::{Leases, RoleState};

@@ -25,8 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chain_adapters::HostchainAdapter;
+use symbiote::client::NodeClient;
 use symbiote::genesis::Genesis;
-use symbiote::node::client::NodeClient;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 

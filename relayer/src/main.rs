@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use relayer::config::Config;
 use relayer::proof::{self, ProofDocument};
 use relayer::store::Store;
-use symbiote::node::client::NodeClient;
+use symbiote::client::NodeClient;
 
 #[derive(Parser)]
 #[command(name = "relayer", version, about = "The symbiote relayer")]
@@ -78,14 +78,14 @@ enum ScoutCommand {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    symbiote::node::process::init_logging(cli.log_json);
+    symbiote::process::init_logging(cli.log_json);
     let file = cli.config.display().to_string();
     let config = Config::load(&cli.config)?;
     match cli.command {
         Command::Run => {
             let relayer = relayer::start(config, &file).await?;
             eprintln!("relayer API on http://{}", relayer.address);
-            symbiote::node::process::shutdown_signal().await;
+            symbiote::process::shutdown_signal().await;
             tracing::info!("stopping");
             relayer.stop().await;
             Ok(())

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use chain_adapters::HostchainAdapter;
 use serde::{Deserialize, Serialize};
+use symbiote::client::NodeClient;
 use symbiote::hash::Hash;
-use symbiote::node::client::NodeClient;
 use symbiote::proof::AnchorProof;
 use symbiote::types::{Height, SymbioteId};
 use symbiote::validators::ValidatorSet;
@@ -64,7 +64,7 @@ pub enum BuildError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("symbiote node: {0}")]
-    Node(#[from] symbiote::node::client::ClientError),
+    Node(#[from] symbiote::client::ClientError),
     #[error("{0}")]
     Inconsistent(String),
 }

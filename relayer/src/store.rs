@@ -15,11 +15,11 @@ use chain_adapters::{Inclusion, PreparedTx};
 use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
+use symbiote::block::ChainBlock;
 use symbiote::block::Header;
 use symbiote::codec::{Canonical, CodecError};
 use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::hash::Hash;
-use symbiote::node::store::ChainBlock;
 use symbiote::types::HostchainId;
 use symbiote::validators::ValidatorSet;
 

@@ -40,8 +40,8 @@ use support::{
     RelayerProcess, airdrop, evm_key, govern, relayer_toml_head, send, spawn_miner, sqlite_url,
     submit, symbiote_bin, wait_for, wallet,
 };
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
-use symbiote::node::client::NodeClient;
 use symbiote::state::WithdrawalStatus;
 use symbiote::tx::{Asset, GovernanceChange, SignedTransaction, Transaction};
 use symbiote::types::{Amount, HostAddress, HostchainId, Nonce, TokenId};

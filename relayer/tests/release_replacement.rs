@@ -17,8 +17,8 @@ use support::{
     RelayerProcess, deploy_anchor, evm_key, relayer_toml_head, send, sqlite_url, submit,
     symbiote_bin, wait_for,
 };
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
-use symbiote::node::client::NodeClient;
 use symbiote::tx::{Asset, Transaction};
 use symbiote::types::{Amount, HostAddress, HostchainId, TokenId};
 

@@ -24,9 +24,9 @@ use support::{
     symbiote_bin,
 };
 use symbiote::anchor::AnchorPayload;
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
 use symbiote::hash::Hash;
-use symbiote::node::client::NodeClient;
 use symbiote::tx::{EvmAddress, GovernanceChange, Relayer, RelayerSet};
 use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, Sequence, TokenId};
 

@@ -23,8 +23,8 @@ use support::{
     Hostchains, RelayerProcess, bitcoin_anchor_payloads, evm_anchored, funded_solana_key, govern,
     relayer_toml_head, solana_anchor_payloads, sqlite_url, symbiote_bin,
 };
+use symbiote::client::NodeClient;
 use symbiote::governance::{History, ProposalStatus};
-use symbiote::node::client::NodeClient;
 use symbiote::tx::GovernanceChange;
 use symbiote::types::{Height, HostchainId};
 

@@ -17,7 +17,7 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p symbiote -p relayer \
+    cargo build --release --locked -p symbiote-node -p relayer \
  && mkdir -p /out \
  && cp target/release/symbiote target/release/relayer /out/
 

@@ -36,7 +36,7 @@ pub fn symbiote_binary() -> PathBuf {
     }
     panic!(
         "this bench runs a symbiote network and needs the symbiote binary, which `cargo bench -p \
-         relayer` does not build; build it first with `cargo build --release -p symbiote` \
+         relayer` does not build; build it first with `cargo build --release -p symbiote-node` \
          (looked for {} and {})",
         candidates[0].display(),
         candidates[1].display()

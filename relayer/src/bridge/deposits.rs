@@ -16,8 +16,8 @@
 use std::sync::Arc;
 
 use chain_adapters::{DepositCursor, HostchainAdapter};
-use symbiote::node::wire::DepositReply;
 use symbiote::tx::{DepositId, MAX_BATCH_ENTRIES, Transaction};
+use symbiote::wire::DepositReply;
 use tokio_util::sync::CancellationToken;
 
 use super::publisher::PublishError;

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chain_adapters::AdapterError;
+use symbiote::client::{ClientError, NodeClient};
 use symbiote::crypto::Keypair;
-use symbiote::node::client::{ClientError, NodeClient};
 use symbiote::types::SymbioteId;
 use tokio_util::sync::CancellationToken;
 

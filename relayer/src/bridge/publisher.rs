@@ -9,12 +9,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use symbiote::client::{ClientError, NodeClient};
 use symbiote::crypto::Keypair;
 use symbiote::hash::Hash;
-use symbiote::node::client::{ClientError, NodeClient};
-use symbiote::node::wire::TxStatusReply;
 use symbiote::tx::{SignedTransaction, Transaction};
 use symbiote::types::SymbioteId;
+use symbiote::wire::TxStatusReply;
 use tokio::sync::Mutex;
 
 /// Why a transaction was not published.

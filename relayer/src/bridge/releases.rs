@@ -97,7 +97,7 @@ impl ReleaseStage {
             .collect();
         // Every order in one request per page.
         let mut orders = std::collections::BTreeMap::new();
-        for page in due.chunks(symbiote::node::api::MAX_PAGE) {
+        for page in due.chunks(symbiote::wire::MAX_PAGE) {
             let nonces: Vec<Nonce> = page.iter().map(|row| row.nonce).collect();
             for order in self.ctx.node.withdrawals_of(&nonces).await? {
                 orders.insert(order.nonce, order);

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use symbiote::client::{ClientError, NodeClient};
 use symbiote::commitment::{Aggregate, Commitment};
-use symbiote::node::client::{ClientError, NodeClient};
 use symbiote::types::{Height, HostchainId, SymbioteId};
 use tokio_util::sync::CancellationToken;
 

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use symbiote::client::{ClientError, NodeClient};
 use symbiote::genesis::Genesis;
 use symbiote::light_client::{LightClient, LightClientError};
-use symbiote::node::client::{ClientError, NodeClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;

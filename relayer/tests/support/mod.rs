@@ -27,11 +27,11 @@ use solana_commitment_config::CommitmentConfig;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair as SolanaKeypair, Signer};
 use symbiote::anchor::AnchorPayload;
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
-use symbiote::node::client::NodeClient;
-use symbiote::node::wire::TxStatusReply;
 use symbiote::tx::{GovernanceChange, ProposalId, SignedTransaction, Transaction};
 use symbiote::types::Height;
+use symbiote::wire::TxStatusReply;
 
 /// The relayer binary under test.
 mod hostchains;
@@ -40,13 +40,13 @@ pub use hostchains::*;
 
 pub const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 
-/// The symbiote binary, built next to the relayer binary (`cargo build -p symbiote`, or
+/// The symbiote binary, built next to the relayer binary (`cargo build -p symbiote-node`, or
 /// `cargo test --workspace`).
 pub fn symbiote_bin() -> PathBuf {
     let bin = Path::new(RELAYER).parent().unwrap().join("symbiote");
     assert!(
         bin.exists(),
-        "build the symbiote binary first (cargo build -p symbiote): {}",
+        "build the symbiote binary first (cargo build -p symbiote-node): {}",
         bin.display()
     );
     bin

@@ -9,17 +9,18 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, watch};
 
-use crate::block::{Block, BlockError, Header, check_certificate_matches, tx_root};
-use crate::crypto::PublicKey;
-use crate::genesis::Genesis;
-use crate::hash::Hash;
-use crate::state::{ChainState, StateError, TxError};
-use crate::tx::SignedTransaction;
-use crate::types::{Height, Nonce, TimestampMs};
-use crate::validators::ValidatorSet;
+use symbiote::block::{Block, BlockError, Header, check_certificate_matches, tx_root};
+use symbiote::crypto::PublicKey;
+use symbiote::genesis::Genesis;
+use symbiote::hash::Hash;
+use symbiote::state::{ChainState, StateError, TxError};
+use symbiote::tx::SignedTransaction;
+use symbiote::types::{Height, Nonce, TimestampMs};
+use symbiote::validators::ValidatorSet;
 
-use super::mempool::Mempool;
-use super::store::{ChainBlock, Store, StoreError};
+use crate::mempool::Mempool;
+use crate::store::{Store, StoreError};
+use symbiote::block::ChainBlock;
 
 /// The most transactions in one block.
 pub const MAX_BLOCK_TRANSACTIONS: usize = 2_000;
@@ -123,7 +124,7 @@ impl Chain {
             genesis_header
         } else {
             let block = store.block(state.height()).await?.ok_or_else(|| {
-                StoreError::Corrupt(crate::codec::CodecError::Malformed {
+                StoreError::Corrupt(symbiote::codec::CodecError::Malformed {
                     kind: "chain store",
                     reason: format!("state at height {} but no block there", state.height()),
                 })
@@ -241,7 +242,7 @@ impl Chain {
         let parent = &inner.head;
         let timestamp = TimestampMs::new(now.get().max(parent.timestamp.get().saturating_add(1)));
         let header = Header {
-            version: crate::block::HEADER_VERSION,
+            version: symbiote::block::HEADER_VERSION,
             symbiote: parent.symbiote,
             height,
             parent: parent.hash(),

@@ -1,22 +1,21 @@
 //! The symbiote node: a validator (or follower) process with its store, consensus engine,
-//! catch-up task and HTTP API.
+//! catch-up task and HTTP API, built on the chain's core library (the `symbiote` crate: types,
+//! state machine, the API's bodies and client). The `symbiote` binary runs it.
 //!
 //! - [`store`]: SQLite persistence (blocks, state, votes, own proposals);
 //! - [`chain`]: the ledger (state, head, mempool) that checks and executes blocks;
 //! - [`consensus`]: the [`consensus::Consensus`] trait and the fixed-proposer engine;
 //! - [`sync`]: catch-up from peers;
-//! - [`api`], [`wire`], [`client`]: the HTTP API, its bodies, and a client for it;
-//! - [`process`]: logging and shutdown signals shared by the daemons.
+//! - [`api`]: the HTTP API (bodies in `symbiote::wire`);
+//! - [`peers`]: the validators' calls to each other.
 
 pub mod api;
 pub mod chain;
-pub mod client;
 pub mod consensus;
 pub mod mempool;
-pub mod process;
+pub mod peers;
 pub mod store;
 pub mod sync;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,12 +25,12 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::crypto::Keypair;
-use crate::genesis::Genesis;
+use symbiote::crypto::Keypair;
+use symbiote::genesis::Genesis;
 
 use chain::{Chain, ChainError};
-use client::Peers;
 use consensus::{Consensus, FixedProposer};
+use peers::Peers;
 use store::{Store, StoreError};
 
 /// How a node runs.

@@ -215,6 +215,9 @@ pub struct FinalizedBlock<T> {
     pub certificate: QuorumCertificate,
 }
 
+/// A finalized block of the symbiote, with its transactions.
+pub type ChainBlock = FinalizedBlock<crate::tx::SignedTransaction>;
+
 impl<T: BorshSerialize> FinalizedBlock<T> {
     /// Checks that `set` is the header's signing set, the certificate signs this very header
     /// (hash, height, symbiote) with a quorum of `set`, and the transactions match the

@@ -8,18 +8,18 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+use symbiote::client::NodeClient;
 use symbiote::crypto::{Keypair, PublicKey};
 use symbiote::genesis::Genesis;
 use symbiote::keyfile;
-use symbiote::node::client::NodeClient;
-use symbiote::node::wire::TxStatusReply;
-use symbiote::node::{self, NodeConfig};
 use symbiote::tx::{
     Asset, EvmAddress, GovernanceChange, ProposalId, Relayer, RelayerSet, SignedTransaction,
     Transaction,
 };
 use symbiote::types::{Amount, Height, HostAddress, HostchainId, TokenId};
 use symbiote::validators::{Validator, ValidatorSet};
+use symbiote::wire::TxStatusReply;
+use symbiote_node::{self as node, NodeConfig};
 
 #[derive(Parser)]
 #[command(
@@ -295,7 +295,7 @@ fn evm_address(key: &k256::ecdsa::SigningKey) -> EvmAddress {
 }
 
 async fn run(args: RunArgs) -> Result<()> {
-    symbiote::node::process::init_logging(args.log_json);
+    symbiote::process::init_logging(args.log_json);
     let genesis: Genesis = read_json(&args.genesis)?;
     let key = load_key(args.key_file.as_deref())?;
     let config = NodeConfig {
@@ -309,8 +309,7 @@ async fn run(args: RunArgs) -> Result<()> {
     };
     let node = node::start(config).await?;
     println!("listening on http://{}", node.address);
-    node.run_until(symbiote::node::process::shutdown_signal())
-        .await;
+    node.run_until(symbiote::process::shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! The JSON bodies of the node's HTTP API, shared by the server ([`super::api`]) and the
-//! client ([`super::client`]).
+//! The JSON bodies of the node's HTTP API, shared by the server (the node's `api` module) and
+//! the client (`crate::client`).
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,9 @@ use crate::hash::Hash;
 use crate::tx::{Asset, RelayerSet};
 use crate::types::{Amount, Height, HostchainId, Nonce, SymbioteId};
 use crate::validators::ValidatorSet;
+
+/// The most withdrawal orders one request returns.
+pub const MAX_PAGE: usize = 1_000;
 
 /// `GET /v1/node`: who this node is.
 #[derive(Clone, Debug, Serialize, Deserialize)]

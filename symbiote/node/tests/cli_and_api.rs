@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use serde_json::Value;
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
 use symbiote::keyfile;
-use symbiote::node::client::NodeClient;
 use symbiote::proof::BlockProof;
 use symbiote::state::ProposalStatus;
 use symbiote::tx::{Deposit, DepositId, SignedTransaction, Transaction};

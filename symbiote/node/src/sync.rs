@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::chain::{Chain, ChainError};
-use super::client::{ClientError, NodeClient, Peers};
+use crate::chain::{Chain, ChainError};
+use crate::peers::Peers;
+use symbiote::client::{ClientError, NodeClient};
 
 /// Why catching up from one peer stopped.
 #[derive(Debug, thiserror::Error)]

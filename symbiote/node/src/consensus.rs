@@ -20,15 +20,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::block::{Block, FinalizedBlock};
-use crate::certificate::{QuorumBuilder, sign_vote};
-use crate::crypto::{Keypair, PublicKey, Signature};
-use crate::tx::SignedTransaction;
-use crate::types::TimestampMs;
+use symbiote::block::{Block, FinalizedBlock};
+use symbiote::certificate::{QuorumBuilder, sign_vote};
+use symbiote::crypto::{Keypair, PublicKey, Signature};
+use symbiote::tx::SignedTransaction;
+use symbiote::types::TimestampMs;
 
-use super::chain::{Chain, ChainError, fixed_proposer};
-use super::client::Peers;
-use super::store::{ChainBlock, StoreError};
+use crate::chain::{Chain, ChainError, fixed_proposer};
+use crate::peers::Peers;
+use crate::store::StoreError;
+use symbiote::block::ChainBlock;
 
 /// A boxed future, so that [`Consensus`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -168,7 +169,7 @@ impl FixedProposer {
         }
         let certificate = votes
             .build()
-            .map_err(|e| ChainError::Block(crate::block::BlockError::from(e)))?;
+            .map_err(|e| ChainError::Block(symbiote::block::BlockError::from(e)))?;
         let finalized = FinalizedBlock { block, certificate };
         self.chain.commit(finalized.clone()).await?;
         tracing::info!(

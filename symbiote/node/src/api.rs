@@ -25,29 +25,26 @@ use futures::Stream;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::block::{Block, MAX_BLOCK_LEN};
-use crate::codec::Canonical;
-use crate::commitment::Commitment;
-use crate::crypto::PublicKey;
-use crate::hash::Hash;
-use crate::tx::{DepositId, SignedTransaction};
-use crate::types::{Height, HostTxId, HostchainId, Nonce};
+use symbiote::block::{Block, MAX_BLOCK_LEN};
+use symbiote::codec::Canonical;
+use symbiote::commitment::Commitment;
+use symbiote::crypto::PublicKey;
+use symbiote::hash::Hash;
+use symbiote::tx::{DepositId, SignedTransaction};
+use symbiote::types::{Height, HostTxId, HostchainId, Nonce};
 
-use super::chain::{Chain, ChainError, SubmitError, TxStatus};
-use super::client::Peers;
-use super::consensus::{Consensus, ConsensusError};
-use super::store::ChainBlock;
-use super::wire::{
+use crate::chain::{Chain, ChainError, SubmitError, TxStatus};
+use crate::consensus::{Consensus, ConsensusError};
+use crate::peers::Peers;
+use symbiote::block::ChainBlock;
+use symbiote::wire::{
     AccountReply, Balance, CommitmentReply, CosignaturesReply, Cosigned, DepositReply,
-    DepositsQuery, ErrorReply, GovernanceReply, HeadInfo, NodeInfo, SubmitReply, SubmitRequest,
-    TxStatusReply, WithdrawalsQuery,
+    DepositsQuery, ErrorReply, GovernanceReply, HeadInfo, MAX_PAGE, NodeInfo, SubmitReply,
+    SubmitRequest, TxStatusReply, WithdrawalsQuery,
 };
 
 /// The most blocks one commitment proof request may span.
 pub const MAX_COMMITMENT_BLOCKS: u64 = 100_000;
-/// The most withdrawal orders one request returns.
-pub const MAX_PAGE: usize = 1_000;
-
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -294,7 +291,7 @@ struct PageQuery {
 async fn withdrawals(
     State(app): State<AppState>,
     Query(page): Query<PageQuery>,
-) -> Json<Vec<crate::state::WithdrawalOrder>> {
+) -> Json<Vec<symbiote::state::WithdrawalOrder>> {
     let from = Nonce::new(page.from.unwrap_or(1));
     let limit = page.limit.unwrap_or(100).min(MAX_PAGE);
     Json(app.chain.with_state(|s| s.withdrawals(from, limit)).await)
@@ -356,7 +353,7 @@ async fn deposit(
     Ok(Json(app.chain.with_state(|s| deposit_reply(s, &id)).await))
 }
 
-fn deposit_reply(state: &crate::state::ChainState, id: &DepositId) -> DepositReply {
+fn deposit_reply(state: &symbiote::state::ChainState, id: &DepositId) -> DepositReply {
     DepositReply {
         minted: state.is_minted(id),
         pending: state.pending_mint(id).to_vec(),
@@ -390,7 +387,7 @@ async fn deposits_query(
 async fn withdrawals_query(
     State(app): State<AppState>,
     Json(query): Json<WithdrawalsQuery>,
-) -> ApiResult<Json<Vec<crate::state::WithdrawalOrder>>> {
+) -> ApiResult<Json<Vec<symbiote::state::WithdrawalOrder>>> {
     check_query_len(query.nonces.len())?;
     let mut nonces = query.nonces;
     nonces.sort();

@@ -1,12 +1,11 @@
-//! An HTTP client for a symbiote node: used by the CLI, by other validators (consensus and
-//! catch-up) and by the relayer's follower.
+//! An HTTP client for a symbiote node's API: used by the CLI, by the relayer, and (with the
+//! peer calls the node adds on top) by other validators.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::block::Block;
 use crate::codec::{Canonical, CodecError};
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
@@ -15,9 +14,8 @@ use crate::tx::{DepositId, SignedTransaction};
 use crate::types::{Height, Nonce};
 use crate::validators::ValidatorSet;
 
-use super::consensus::VoteReply;
-use super::store::ChainBlock;
-use super::wire::{
+use crate::block::ChainBlock;
+use crate::wire::{
     AccountReply, CommitmentReply, DepositReply, ErrorReply, GovernanceReply, HeadInfo, NodeInfo,
     SubmitReply, SubmitRequest, TxStatusReply,
 };
@@ -131,7 +129,8 @@ impl NodeClient {
             .map_err(|source| ClientError::Http { url, source })
     }
 
-    async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+    /// POSTs a JSON body to `path` and decodes the JSON reply.
+    pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -161,7 +160,8 @@ impl NodeClient {
         }
     }
 
-    async fn post_bytes(
+    /// POSTs raw bytes to `path`.
+    pub async fn post_bytes(
         &self,
         path: &str,
         body: Vec<u8>,
@@ -213,17 +213,6 @@ impl NodeClient {
             .json()
             .await
             .map_err(|source| ClientError::Http { url, source })
-    }
-
-    /// Forwards a transaction to a peer without it forwarding further.
-    pub async fn forward(&self, tx: &SignedTransaction) -> Result<(), ClientError> {
-        let url = format!("{}/v1/transactions?forwarded=true", self.base);
-        let body = SubmitRequest {
-            tx: hex::encode(tx.encode()),
-        };
-        self.send(self.http.post(&url).json(&body), &url)
-            .await
-            .map(|_| ())
     }
 
     /// Where a transaction stands.
@@ -285,7 +274,7 @@ impl NodeClient {
     pub async fn cosignatures(
         &self,
         subject: &Hash,
-    ) -> Result<crate::node::wire::CosignaturesReply, ClientError> {
+    ) -> Result<crate::wire::CosignaturesReply, ClientError> {
         self.get_json(&format!("/v1/cosignatures/{subject}")).await
     }
 
@@ -293,7 +282,7 @@ impl NodeClient {
     pub async fn deposits(&self, ids: &[DepositId]) -> Result<Vec<DepositReply>, ClientError> {
         self.post_json(
             "/v1/deposits/query",
-            &crate::node::wire::DepositsQuery { ids: ids.to_vec() },
+            &crate::wire::DepositsQuery { ids: ids.to_vec() },
         )
         .await
     }
@@ -305,7 +294,7 @@ impl NodeClient {
     ) -> Result<Vec<WithdrawalOrder>, ClientError> {
         self.post_json(
             "/v1/withdrawals/query",
-            &crate::node::wire::WithdrawalsQuery {
+            &crate::wire::WithdrawalsQuery {
                 nonces: nonces.to_vec(),
             },
         )
@@ -319,81 +308,5 @@ impl NodeClient {
             id.hostchain, id.tx, id.index
         ))
         .await
-    }
-
-    /// Sends a proposal; returns the node's vote.
-    pub async fn propose(
-        &self,
-        block: &Block<SignedTransaction>,
-    ) -> Result<VoteReply, ClientError> {
-        let url = format!("{}/v1/consensus/proposal", self.base);
-        let response = self
-            .post_bytes("/v1/consensus/proposal", block.encode())
-            .await?;
-        response
-            .json()
-            .await
-            .map_err(|source| ClientError::Http { url, source })
-    }
-
-    /// Announces a finalized block.
-    pub async fn announce(&self, block: &ChainBlock) -> Result<(), ClientError> {
-        self.post_bytes("/v1/consensus/commit", block.encode())
-            .await
-            .map(|_| ())
-    }
-}
-
-/// The other validators' nodes.
-#[derive(Clone, Debug, Default)]
-pub struct Peers {
-    /// One client per peer.
-    nodes: Vec<NodeClient>,
-}
-
-impl Peers {
-    /// Peers at these base URLs.
-    pub fn new(urls: &[String]) -> Self {
-        Peers {
-            nodes: urls.iter().map(|u| NodeClient::new(u)).collect(),
-        }
-    }
-
-    /// The peers' clients.
-    pub fn nodes(&self) -> &[NodeClient] {
-        &self.nodes
-    }
-
-    /// Sends a proposal to every peer at once; returns each peer's answer.
-    pub async fn propose(
-        &self,
-        block: &Block<SignedTransaction>,
-    ) -> Vec<(String, Result<VoteReply, ClientError>)> {
-        let calls = self
-            .nodes
-            .iter()
-            .map(|node| async move { (node.url().to_string(), node.propose(block).await) });
-        futures::future::join_all(calls).await
-    }
-
-    /// Announces a finalized block to every peer (best effort: a peer that misses it catches
-    /// up by itself).
-    pub async fn announce(&self, block: &ChainBlock) {
-        let calls = self.nodes.iter().map(|node| async move {
-            if let Err(e) = node.announce(block).await {
-                tracing::debug!(peer = node.url(), error = %e, "announce failed");
-            }
-        });
-        futures::future::join_all(calls).await;
-    }
-
-    /// Forwards a transaction to every peer (best effort).
-    pub async fn forward(&self, tx: &SignedTransaction) {
-        let calls = self.nodes.iter().map(|node| async move {
-            if let Err(e) = node.forward(tx).await {
-                tracing::debug!(peer = node.url(), error = %e, "forwarding a transaction failed");
-            }
-        });
-        futures::future::join_all(calls).await;
     }
 }

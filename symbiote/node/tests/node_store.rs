@@ -8,11 +8,11 @@ use symbiote::block::FinalizedBlock;
 use symbiote::certificate::{QuorumBuilder, sign_vote};
 use symbiote::crypto::Keypair;
 use symbiote::genesis::Genesis;
-use symbiote::node::chain::Chain;
-use symbiote::node::store::{Store, StoreError};
 use symbiote::tx::{EvmAddress, Relayer, RelayerSet};
 use symbiote::types::{Height, TimestampMs};
 use symbiote::validators::{Validator, ValidatorSet};
+use symbiote_node::chain::Chain;
+use symbiote_node::store::{Store, StoreError};
 
 #[tokio::test]
 async fn the_same_block_commits_again_and_a_different_one_is_refused() {

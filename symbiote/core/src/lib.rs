@@ -1,8 +1,11 @@
 //! The symbiote chain: the small chain whose finalized history the relayer anchors into its
 //! hostchains.
 //!
-//! This crate depends on no other crate of the workspace; `chain-adapters` and `relayer` depend
-//! on it for the chain's types and commitment formats.
+//! This is the chain's core library: pure logic, no database, no server. It depends on no other
+//! crate of the workspace; `chain-adapters`, `relayer` and the node (`symbiote-node`, which runs
+//! the `symbiote` binary) depend on it for the chain's types, formats and state machine.
+//! With the `client` feature it also has the HTTP client of a node's API ([`client`], bodies in
+//! [`wire`]); with `process`, the logging and shutdown signals the daemons share.
 //!
 //! Layout of the pure-logic core:
 //! - [`hash`]: blake3 with one domain-separation prefix per kind of object;
@@ -19,7 +22,7 @@
 //! - [`anchor`]: the payload a hostchain transaction carries;
 //! - [`tx`]: transactions (transfers, bridge mints and burns, governance) and their signatures;
 //! - [`state`], [`governance`], [`genesis`]: the deterministic state machine;
-//! - [`node`]: the validator process (store, consensus, catch-up, HTTP API and client);
+//! - [`wire`], [`client`]: the JSON bodies of a node's HTTP API, and its client;
 //! - [`keyfile`]: key files and key environment variables.
 //!
 //! Every error in the pure-logic modules is about the data it was given: retrying the same
@@ -37,13 +40,18 @@ pub mod hash;
 pub mod keyfile;
 pub mod light_client;
 pub mod merkle;
-pub mod node;
 pub mod proof;
 pub mod relaying;
 pub mod state;
 pub mod tx;
 pub mod types;
 pub mod validators;
+pub mod wire;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "process")]
+pub mod process;
 
 #[cfg(test)]
 mod test_support;

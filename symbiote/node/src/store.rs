@@ -12,15 +12,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::block::{Block, FinalizedBlock};
-use crate::codec::{Canonical, CodecError};
-use crate::hash::Hash;
-use crate::state::ChainState;
-use crate::tx::SignedTransaction;
-use crate::types::Height;
-
-/// A finalized block of this chain.
-pub type ChainBlock = FinalizedBlock<SignedTransaction>;
+use symbiote::block::{Block, ChainBlock};
+use symbiote::codec::{Canonical, CodecError};
+use symbiote::hash::Hash;
+use symbiote::state::ChainState;
+use symbiote::tx::SignedTransaction;
+use symbiote::types::Height;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +94,9 @@ impl Store {
                 path: path.display().to_string(),
                 source,
             })?;
-        sqlx::migrate!("../migrations/symbiote").run(&pool).await?;
+        sqlx::migrate!("../../migrations/symbiote")
+            .run(&pool)
+            .await?;
         Ok(Store { pool })
     }
 

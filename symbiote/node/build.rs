@@ -1,5 +1,5 @@
 //! Rebuild when a migration is added: `sqlx::migrate!` embeds the folder at compile time.
 
 fn main() {
-    println!("cargo:rerun-if-changed=../migrations/symbiote");
+    println!("cargo:rerun-if-changed=../../migrations/symbiote");
 }

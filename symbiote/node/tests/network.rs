@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
 use symbiote::keyfile;
-use symbiote::node::client::NodeClient;
 use symbiote::tx::{Asset, SignedTransaction, Transaction};
 use symbiote::types::{Amount, Height};
 
@@ -125,7 +125,7 @@ async fn a_transaction_sent_to_any_validator_is_finalized_and_a_bad_one_is_refus
     let started = Instant::now();
     loop {
         let status = client.tx_status(&reply.hash).await.unwrap();
-        if matches!(status, symbiote::node::wire::TxStatusReply::Included { .. }) {
+        if matches!(status, symbiote::wire::TxStatusReply::Included { .. }) {
             break;
         }
         assert!(started.elapsed() < WAIT, "not included: {status:?}");

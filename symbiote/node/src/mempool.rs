@@ -2,8 +2,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::hash::Hash;
-use crate::tx::SignedTransaction;
+use symbiote::hash::Hash;
+use symbiote::tx::SignedTransaction;
 
 /// The most transactions a node keeps waiting; more are refused until blocks drain them.
 pub const MEMPOOL_CAPACITY: usize = 20_000;
