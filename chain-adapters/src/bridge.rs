@@ -92,24 +92,29 @@ pub trait Releaser: Send + Sync {
         })
     }
 
-    /// The release limits the hostchain's bridge itself enforces on `token`, with what it
-    /// counts in the current window; `None` where the bridge has none (the relayer then
-    /// enforces its configured limits alone).
-    async fn bridge_limits(&self, token: &TokenId) -> AdapterResult<Option<BridgeLimits>> {
-        let _ = token;
-        Ok(None)
+    /// The bridge's own release queue and limits, where it has them (an EVM bridge's
+    /// `limitOf` and `executeQueued`); `None` where the relayer enforces its configured limits
+    /// alone.
+    fn queue(&self) -> Option<&dyn ReleaseQueue> {
+        None
     }
+}
 
-    /// The hostchain's own clock (unix seconds of its latest block), against which a bridge's
-    /// queue delays run; `None` where the bridge has no queue (the relayer's clock is used).
-    async fn hostchain_time(&self) -> AdapterResult<Option<u64>> {
-        Ok(None)
-    }
+/// A bridge that enforces release limits itself and queues what goes over them (as in
+/// Wormhole's Governor): the relayer reads the limits to predict queueing, and pays a queued
+/// release once its delay has passed by the hostchain's clock.
+#[async_trait]
+pub trait ReleaseQueue: Send + Sync {
+    /// The limits the bridge enforces on `token`, with what it counts in the current window.
+    async fn limits(&self, token: &TokenId) -> AdapterResult<BridgeLimits>;
 
-    /// Builds the transaction that pays a release the bridge queued, once its delay has
-    /// passed (see [`ReleaseState::Queued`]). Bridges without a queue refuse with
-    /// [`crate::ErrorKind::Config`].
-    async fn prepare_execute_queued(&self, nonce: Nonce) -> AdapterResult<PreparedTx>;
+    /// The hostchain's own clock (unix seconds of its latest block), against which the queue's
+    /// delays run.
+    async fn time(&self) -> AdapterResult<u64>;
+
+    /// Builds the transaction that pays a release the bridge queued (see
+    /// [`ReleaseState::Queued`]). Nothing is sent.
+    async fn prepare_execute(&self, nonce: Nonce) -> AdapterResult<PreparedTx>;
 }
 
 /// What a hostchain's bridge did with a release nonce.

@@ -18,13 +18,15 @@ pub mod registry;
 pub mod relayer_set;
 pub mod scout;
 pub mod solana;
+pub mod wallet;
 
 pub use anchor::{AnchorReadBack, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus};
 pub use bridge::{
     BridgeLimits, DepositCursor, DepositScan, DepositWatcher, ObservedDeposit, ReleaseOrder,
-    ReleaseState, Releaser,
+    ReleaseQueue, ReleaseState, Releaser,
 };
 pub use error::{AdapterError, AdapterResult, ErrorKind};
 pub use registry::{HostchainAdapter, build};
 pub use relayer_set::{ContractRelayers, RelayerSetGovernance, Rotation};
 pub use scout::{Finding, Inspection, Scout, Severity};
+pub use wallet::{KeyBalance, Wallet};

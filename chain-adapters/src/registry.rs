@@ -18,6 +18,11 @@ pub trait HostchainAdapter: Send + Sync {
     fn hostchain(&self) -> &HostchainId;
     /// Anchoring.
     fn anchorer(&self) -> &dyn Anchorer;
+    /// `address` in this hostchain's canonical form: the one form in which the relayer
+    /// compares, stores and prints it (lower-case hex on EVM chains, base58 on Solana, the
+    /// network's encoding on Bitcoin). Anything that is not an address of this hostchain is a
+    /// [`ErrorKind::Config`] error naming it.
+    fn canonical_address(&self, address: &str) -> AdapterResult<symbiote::types::HostAddress>;
     /// The bridge's deposits, if this hostchain has a bridge.
     fn deposits(&self) -> Option<&dyn DepositWatcher> {
         None
@@ -30,6 +35,8 @@ pub trait HostchainAdapter: Send + Sync {
     fn scout(&self) -> Option<&dyn Scout> {
         None
     }
+    /// The balances of the keys this adapter spends from.
+    fn wallet(&self) -> &dyn crate::wallet::Wallet;
     /// Rotation of relayer sets held by hostchain contracts, if the hostchain has such
     /// contracts.
     fn relayer_sets(&self) -> Option<&dyn crate::relayer_set::RelayerSetGovernance> {
@@ -43,6 +50,16 @@ pub type BuildFuture =
 
 /// Builds an adapter for `hostchain` from its configuration section (the kind's own keys).
 pub type Factory = fn(HostchainId, serde_json::Value) -> BuildFuture;
+
+/// The names of the hostchain kinds (`kind = "..."` in configuration).
+pub fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|(name, _)| *name).collect()
+}
+
+/// Whether `kind` names a hostchain kind.
+pub fn is_kind(kind: &str) -> bool {
+    KINDS.iter().any(|(name, _)| *name == kind)
+}
 
 /// The hostchain kinds, by the name used in configuration (`kind = "..."`).
 pub const KINDS: &[(&str, Factory)] = &[
@@ -64,7 +81,7 @@ pub async fn build(
             &hostchain,
             format!(
                 "unknown hostchain kind '{kind}' (known: {})",
-                KINDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                kind_names().join(", ")
             ),
         )),
     }

@@ -36,8 +36,13 @@ pub struct Rotation {
 /// Rotation of the relayer sets of a hostchain's contracts.
 #[async_trait]
 pub trait RelayerSetGovernance: Send + Sync {
-    /// This relayer's address on the hostchain (lower-case hex on EVM chains).
+    /// This relayer's address on the hostchain, in the adapter's canonical form.
     fn own_address(&self) -> String;
+
+    /// The address under which `relayer` signs for these contracts (its hostchain key of this
+    /// adapter's family), in the adapter's canonical form; a member without one is an error
+    /// naming it.
+    fn member_address(&self, relayer: &symbiote::tx::Relayer) -> AdapterResult<String>;
 
     /// The relayer set of every contract this adapter is configured with.
     async fn contract_relayers(&self) -> AdapterResult<Vec<ContractRelayers>>;

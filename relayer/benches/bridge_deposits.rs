@@ -53,15 +53,18 @@ use chain_adapters::{DepositCursor, DepositWatcher, ObservedDeposit};
 use devnet::Anvil;
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use relayer::bridge::BridgeContext;
-use relayer::bridge::config::{BridgeSection, ScoutSection};
 use relayer::bridge::deposits::DepositStage;
 use relayer::bridge::publisher::Publisher;
+use relayer::config::BridgeSection;
 use relayer::metrics::Metrics;
+use relayer::retry::RetryPolicy;
+use relayer::scout::ScoutPolicy;
 use relayer::store::{DepositState, Store};
 use serde_json::{Value, json};
 use support::{Report, Timings};
 use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
+use symbiote::hash::Hash;
 use symbiote::tx::{Deposit, MAX_BATCH_ENTRIES, Transaction};
 use symbiote::types::{HostchainId, SymbioteId};
 use tempfile::TempDir;
@@ -74,6 +77,16 @@ sol!(
 
 /// The hostchain, as named in the symbiote's genesis.
 const HOSTCHAIN: &str = "evm-31337";
+/// The relayer's retry policy with its default backoff.
+const RETRY: RetryPolicy = RetryPolicy {
+    first: Duration::from_secs(1),
+    cap: Duration::from_secs(60),
+    give_up_after: Some(5),
+};
+
+fn hostchain() -> HostchainId {
+    HostchainId::new(HOSTCHAIN).unwrap()
+}
 /// Deposits made per round.
 const DEPOSITS: usize = 500;
 /// Deposits per mined block.
@@ -274,7 +287,7 @@ impl Evm {
 async fn counts(store: &Store) -> [u64; 3] {
     let mut counts = [0; 3];
     for (_, state, n) in store.deposit_counts().await.unwrap() {
-        match DepositState::parse(&state).unwrap() {
+        match state {
             DepositState::Seen => counts[0] += n,
             DepositState::Attested => counts[1] += n,
             DepositState::Minted => counts[2] += n,
@@ -416,24 +429,28 @@ impl Bench {
             self.node.clone(),
             self.symbiote,
             self.key.clone(),
-            ScoutSection::default().policy(),
+            ScoutPolicy::default(),
             BridgeSection::default(),
+            Default::default(),
             Metrics::new(),
+            RETRY,
         );
         let stage = DepositStage {
             ctx: Arc::new(ctx),
-            hostchain: HOSTCHAIN.to_string(),
+            hostchain: HostchainId::new(HOSTCHAIN).unwrap(),
             adapter: adapter.await.unwrap(),
         };
         let e2e = follow_to_minted(&stage, &store, &self.node).await;
         m.to_store.add(e2e.to_store, DEPOSITS);
         m.to_symbiote.add(e2e.to_symbiote, DEPOSITS);
 
-        let rows = store.deposits_in(HOSTCHAIN, DepositState::Minted, 10_000);
-        let rows = rows.await.unwrap();
+        let rows = store
+            .deposits_in(&stage.hostchain, DepositState::Minted, 10_000)
+            .await
+            .unwrap();
         assert_eq!(rows.len(), DEPOSITS);
         for row in &rows {
-            let id = row.deposit_id().unwrap();
+            let id = row.deposit_id();
             let t = Instant::now();
             let reply = self.node.deposit(&id).await.unwrap();
             m.lookups.add_since(t, 1);
@@ -447,17 +464,21 @@ impl Bench {
     async fn store_writes(&self, name: &str, observed: &[ObservedDeposit], m: &mut Measured) {
         let store = self.store(name).await;
         let t = Instant::now();
-        let cursor = "bench";
+        let cursor = DepositCursor("bench".into());
         store
-            .record_scan(HOSTCHAIN, observed, cursor)
+            .record_scan(&hostchain(), observed, &cursor)
             .await
             .unwrap();
         m.record_scan.add_since(t, observed.len());
-        let rows = store.deposits_in(HOSTCHAIN, DepositState::Seen, 10_000);
-        let ids: Vec<i64> = rows.await.unwrap().iter().map(|row| row.id).collect();
+        let rows = store
+            .deposits_in(&hostchain(), DepositState::Seen, 10_000)
+            .await
+            .unwrap();
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
         let t = Instant::now();
         for chunk in ids.chunks(MAX_BATCH_ENTRIES) {
-            let attested = (DepositState::Seen, DepositState::Attested, Some("tx"));
+            let tx = Hash([7; 32]);
+            let attested = (DepositState::Seen, DepositState::Attested, Some(&tx));
             let minted = (DepositState::Attested, DepositState::Minted, None);
             for (from, to, tx) in [attested, minted] {
                 let moved = store.move_deposits(chunk, from, to, tx, "bench");

@@ -35,8 +35,8 @@ use chain_adapters::evm::keys::RelayerKey;
 use chain_adapters::evm::{EvmAdapter, EvmConfig, deploy};
 use devnet::symbiote::{NetworkOptions, SymbioteNetwork};
 use devnet::{Anvil, ports};
-use relayer::config::Config;
-use relayer::store::Store;
+use relayer::config::Settings;
+use relayer::store::{Entity, Store};
 use serde_json::{Value, json};
 use support::{Report, Timings};
 use symbiote::client::NodeClient;
@@ -148,10 +148,8 @@ async fn run() {
     let mut phases = Vec::new();
     for poll_ms in POLLS_MS {
         let file = write_config(dir.path(), &net, &anvil, &contract.to_string(), poll_ms);
-        let config = Config::load(&file).unwrap();
-        let running = relayer::start(config, &file.display().to_string())
-            .await
-            .unwrap();
+        let settings = Settings::load(&file).unwrap();
+        let running = relayer::start(settings).await.unwrap();
         let store = running.store.clone();
         let caught_up_at = wait_caught_up(&node, &store).await;
 
@@ -343,7 +341,7 @@ async fn anchor_state(store: &Store, height: u64) -> Option<String> {
     let anchors = store.anchors(Some(batch.id), 10).await.unwrap();
     anchors
         .into_iter()
-        .find(|a| a.hostchain == HOSTCHAIN)
+        .find(|a| a.hostchain.as_str() == HOSTCHAIN)
         .map(|a| a.state.as_str().to_string())
 }
 
@@ -432,9 +430,12 @@ async fn block_times(store: &Store, height: u64, final_us: i64) -> BlockTimes {
         .await
         .unwrap()
         .into_iter()
-        .find(|a| a.hostchain == HOSTCHAIN)
+        .find(|a| a.hostchain.as_str() == HOSTCHAIN)
         .unwrap();
-    let history = store.transitions("anchor", anchor.id).await.unwrap();
+    let history = store
+        .transitions(Entity::Anchor, anchor.id.0)
+        .await
+        .unwrap();
     let first = |state: &str| {
         history
             .iter()

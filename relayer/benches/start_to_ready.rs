@@ -49,7 +49,7 @@ use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::crypto::Keypair;
 use symbiote::genesis::Genesis;
 use symbiote::hash::Hash;
-use symbiote::tx::{EvmAddress, Relayer, RelayerSet, SignedTransaction};
+use symbiote::tx::{Relayer, RelayerSet, SignedTransaction};
 use symbiote::types::{Height, HostchainId, TimestampMs};
 use symbiote::validators::{Validator, ValidatorSet};
 
@@ -112,10 +112,13 @@ fn template() -> Template {
         validators: set.clone(),
         hostchains: vec![HostchainId::new(HOSTCHAIN).unwrap()],
         relayers: RelayerSet {
-            members: vec![Relayer {
-                key: Keypair::from_seed(&[9; 32]).public(),
-                evm_address: EvmAddress([9; 20]),
-            }],
+            members: vec![
+                Relayer::new(
+                    Keypair::from_seed(&[9; 32]).public(),
+                    [("evm", &[9; 20][..])],
+                )
+                .unwrap(),
+            ],
             threshold: 1,
         },
         balances: Vec::new(),

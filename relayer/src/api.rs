@@ -16,12 +16,13 @@ use serde_json::{Value, json};
 use symbiote::client::NodeClient;
 use symbiote::codec::Canonical;
 use symbiote::commitment::Commitment;
-use symbiote::types::SymbioteId;
+use symbiote::secret::Secret;
+use symbiote::types::{HostchainId, SymbioteId};
 
 use crate::leader::{Leases, RoleState};
-use crate::metrics::{AnchorLabels, ChainLabels, Metrics};
+use crate::metrics::{ChainLabels, Metrics};
 use crate::proof;
-use crate::store::{AnchorState, Store, StoreError, now_ms};
+use crate::store::{AnchorId, AnchorState, BatchId, Entity, Store, StoreError, now_ms};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -31,14 +32,13 @@ pub struct ApiState {
     pub symbiote: SymbioteId,
     pub metrics: Metrics,
     /// Configured hostchains: (id, kind).
-    pub hostchains: Arc<Vec<(String, String)>>,
+    pub hostchains: Arc<Vec<(HostchainId, String)>>,
     /// Token required by admin calls; `None`: admin calls are refused.
-    pub admin_token: Option<Arc<String>>,
+    pub admin_token: Option<Arc<Secret>>,
     /// This replica's leases: which stages it runs.
     pub leases: Leases,
     /// The hostchain adapters, by hostchain id (for what the hostchains' contracts hold).
-    pub adapters:
-        Arc<std::collections::BTreeMap<String, Arc<dyn chain_adapters::HostchainAdapter>>>,
+    pub adapters: Arc<crate::config::Adapters>,
 }
 
 /// An error reply with a message that names what is wrong.
@@ -105,39 +105,24 @@ async fn refresh(app: &ApiState) -> Result<(), StoreError> {
         .set(i64::try_from(app.store.batch_count().await?).unwrap_or(i64::MAX));
     for (hostchain, _) in app.hostchains.iter() {
         for state in AnchorState::ALL {
-            app.metrics
-                .anchors
-                .get_or_create(&AnchorLabels {
-                    hostchain: hostchain.clone(),
-                    state: state.as_str().into(),
-                })
-                .set(0);
+            Metrics::set_count(&app.metrics.anchors, hostchain, state.as_str(), 0);
         }
         let covered = app.store.final_height(hostchain).await?;
         app.metrics
             .confirmation_lag_blocks
             .get_or_create(&ChainLabels {
-                hostchain: hostchain.clone(),
+                hostchain: hostchain.to_string(),
             })
             .set(i64::try_from(followed.saturating_sub(covered)).unwrap_or(i64::MAX));
     }
     for (hostchain, state, n) in app.store.deposit_counts().await? {
-        app.metrics
-            .deposits
-            .get_or_create(&AnchorLabels { hostchain, state })
-            .set(i64::try_from(n).unwrap_or(i64::MAX));
+        Metrics::set_count(&app.metrics.deposits, &hostchain, state.as_str(), n);
     }
     for (hostchain, state, n) in app.store.release_counts().await? {
-        app.metrics
-            .releases
-            .get_or_create(&AnchorLabels { hostchain, state })
-            .set(i64::try_from(n).unwrap_or(i64::MAX));
+        Metrics::set_count(&app.metrics.releases, &hostchain, state.as_str(), n);
     }
     for (hostchain, state, n) in app.store.anchor_counts().await? {
-        app.metrics
-            .anchors
-            .get_or_create(&AnchorLabels { hostchain, state })
-            .set(i64::try_from(n).unwrap_or(i64::MAX));
+        Metrics::set_count(&app.metrics.anchors, &hostchain, state.as_str(), n);
     }
     Ok(())
 }
@@ -158,7 +143,7 @@ async fn metrics(State(app): State<ApiState>) -> ApiResult<Response> {
 pub async fn summary(
     store: &Store,
     symbiote: SymbioteId,
-    hostchains: &[(String, String)],
+    hostchains: &[(HostchainId, String)],
 ) -> Result<Value, StoreError> {
     let followed = store.head_height().await?;
     let counts = store.anchor_counts().await?;
@@ -167,7 +152,7 @@ pub async fn summary(
         let states: serde_json::Map<String, Value> = counts
             .iter()
             .filter(|(h, _, _)| h == id)
-            .map(|(_, s, n)| (s.clone(), json!(n)))
+            .map(|(_, s, n)| (s.to_string(), json!(n)))
             .collect();
         let covered = store.final_height(id).await?;
         chains.push(json!({
@@ -222,7 +207,7 @@ async fn governance(State(app): State<ApiState>) -> ApiResult<Json<Value>> {
     for (hostchain, adapter) in app.adapters.iter() {
         if let Some(sets) = adapter.relayer_sets() {
             contracts.insert(
-                hostchain.clone(),
+                hostchain.to_string(),
                 match sets.contract_relayers().await {
                     Ok(list) => json!(list),
                     Err(e) => json!({"error": e.to_string()}),
@@ -298,6 +283,16 @@ struct Page {
     batch: Option<i64>,
 }
 
+/// Parses a numeric id from a path: a clear 400 otherwise.
+fn path_id(what: &str, text: &str) -> ApiResult<i64> {
+    text.parse::<i64>().map_err(|_| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("'{text}' is not a {what} id"),
+        )
+    })
+}
+
 async fn batches(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     let rows = app
         .store
@@ -309,14 +304,15 @@ async fn batches(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiRe
     Ok(Json(json!(rows)))
 }
 
-async fn batch(State(app): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+async fn batch(State(app): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = BatchId(path_id("batch", &id)?);
     let row = app
         .store
         .batch(id)
         .await?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch {id}")))?;
     let anchors = app.store.anchors(Some(id), 100).await?;
-    let history = app.store.transitions("batch", id).await?;
+    let history = app.store.transitions(Entity::Batch, id.0).await?;
     let aggregate = app
         .store
         .batch_contents(id)
@@ -334,12 +330,16 @@ async fn batch(State(app): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Js
 async fn anchors(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     let rows = app
         .store
-        .anchors(page.batch, page.limit.unwrap_or(50).clamp(1, 500))
+        .anchors(
+            page.batch.map(BatchId),
+            page.limit.unwrap_or(50).clamp(1, 500),
+        )
         .await?;
     Ok(Json(json!(rows)))
 }
 
-async fn anchor(State(app): State<ApiState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+async fn anchor(State(app): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = AnchorId(path_id("anchor", &id)?);
     let row = app
         .store
         .anchor(id)
@@ -350,9 +350,9 @@ async fn anchor(State(app): State<ApiState>, Path(id): Path<i64>) -> ApiResult<J
         .anchor_txs(id)
         .await?
         .into_iter()
-        .map(|t| t.id)
+        .map(|t| t.tx.id)
         .collect();
-    let history = app.store.transitions("anchor", id).await?;
+    let history = app.store.transitions(Entity::Anchor, id.0).await?;
     Ok(Json(
         json!({"anchor": row, "transactions": txs, "history": history}),
     ))
@@ -388,8 +388,9 @@ async fn submit_commitment(
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given != Some(token.as_str()) {
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|given| !given.is_empty());
+    if given != Some(token.expose()) {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "missing or wrong admin token".into(),

@@ -57,7 +57,6 @@
 //! transaction pooler (PgBouncer `pool_mode = transaction`) moves sessions between clients.
 
 mod lock;
-mod names;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -73,10 +72,9 @@ use tracing::Instrument;
 use crate::store::{Store, now_ms};
 use lock::{OPEN_TIMEOUT, open_labelled, sessions_labelled, within};
 
+pub use crate::roles::{MAX_REPLICA_ID, ReplicaId, ReplicaIdError, Role, RoleState};
+pub use crate::store::{ReplicaRow, WorkerRow};
 pub use lock::{LeaseError, LockKey, LockSession};
-pub use names::{
-    MAX_REPLICA_ID, ReplicaId, ReplicaIdError, ReplicaRow, Role, RoleState, WorkerRow,
-};
 
 /// How long a stage that lost its lease may take to finish its step before it is aborted. A
 /// step is a few RPC calls per open item, each with its own timeout.
@@ -172,12 +170,12 @@ impl Leases {
     /// `relayer <replica>`: while this process lives, that session tells a replica taking one
     /// of its roles over that it may still be running the stage (see the module docs).
     pub async fn presence(self, shutdown: CancellationToken) {
-        let role = Role::new("presence");
+        let role = Role::Presence;
         let mut session: Option<AnyConnection> = None;
         let mut checked_duplicate = false;
         loop {
             let row = ReplicaRow {
-                replica: self.inner.replica.to_string(),
+                replica: self.inner.replica.clone(),
                 started_at: self.inner.started_at,
                 heartbeat: now_ms(),
             };
@@ -219,12 +217,7 @@ impl Leases {
                 _ = tokio::time::sleep(self.check()) => {}
             }
         }
-        if let Err(e) = self
-            .inner
-            .store
-            .remove_replica(self.inner.replica.as_str())
-            .await
-        {
+        if let Err(e) = self.inner.store.remove_replica(&self.inner.replica).await {
             tracing::warn!(replica = %self.inner.replica, error = %e, "cannot remove this replica from the replicas table");
         }
         if let Some(conn) = session {
@@ -413,9 +406,9 @@ impl Worker {
             return Ok(true);
         };
         let store = &self.leases.inner.store;
-        let me = self.leases.replica().as_str();
+        let me = self.leases.replica();
         let Some(previous) = store
-            .worker(self.role.as_str())
+            .worker(&self.role)
             .await?
             .map(|w| w.replica)
             .filter(|r| r != me)
@@ -438,8 +431,8 @@ impl Worker {
                 tracing::info!(role = %self.role, %previous, "taking over: the previous holder has no session left");
                 return Ok(true);
             }
-            let recorded = store.worker(self.role.as_str()).await?.map(|w| w.replica);
-            if recorded.as_deref() != Some(previous.as_str()) {
+            let recorded = store.worker(&self.role).await?.map(|w| w.replica);
+            if recorded.as_ref() != Some(&previous) {
                 tracing::info!(role = %self.role, %previous, "taking over: the previous holder stopped its stage");
                 return Ok(true);
             }
@@ -474,8 +467,8 @@ impl Worker {
             }
             None => {
                 let row = WorkerRow {
-                    role: self.role.to_string(),
-                    replica: replica.to_string(),
+                    role: self.role.clone(),
+                    replica: replica.clone(),
                     since,
                     heartbeat: since,
                 };
@@ -530,7 +523,7 @@ impl Worker {
     /// tells a replica taking the role over that it need not wait (see [`Worker::fence`]).
     async fn acknowledge_stop(&mut self) {
         let store = &self.leases.inner.store;
-        let forget = store.remove_worker(self.role.as_str(), self.leases.replica().as_str());
+        let forget = store.remove_worker(&self.role, self.leases.replica());
         match tokio::time::timeout(self.leases.check(), forget).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -557,7 +550,7 @@ impl Worker {
                 .leases
                 .inner
                 .store
-                .remove_worker(self.role.as_str(), replica.as_str())
+                .remove_worker(&self.role, &replica)
                 .await
                 .map_err(LeaseError::from),
         };

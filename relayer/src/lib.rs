@@ -2,10 +2,15 @@
 //! anchors them into every active hostchain, and relays bridge transfers; see ARCHITECTURE
 //! sections 3 and 8.
 //!
-//! - [`config`]: the TOML configuration with environment overrides;
-//! - [`store`]: SQLite or PostgreSQL through sqlx, every stage's state;
+//! - [`config`]: the TOML configuration with environment overrides, resolved once into
+//!   [`config::Settings`];
+//! - [`store`]: SQLite or PostgreSQL through sqlx, one module per table family;
+//! - [`tracker`]: the one way a stored hostchain transaction is sent and followed;
+//! - [`retry`]: the one retry policy of every stage;
 //! - [`pipeline`]: follower, batcher, one anchorer per hostchain;
-//! - [`leader`]: with PostgreSQL, one active replica per stage among several, by advisory lock;
+//! - [`bridge`]: deposits, releases (one file per step) and relayer-set rotations;
+//! - [`scout`]: verdicts and signed reports on release destinations;
+//! - [`leader`], [`roles`]: with PostgreSQL, one active replica per role among several;
 //! - [`proof`]: proofs from a block to hostchain transactions, and their verification;
 //! - [`api`], [`metrics`]: the HTTP API and Prometheus metrics.
 
@@ -16,27 +21,30 @@ pub mod leader;
 pub mod metrics;
 pub mod pipeline;
 pub mod proof;
+pub mod retry;
+pub mod roles;
 pub mod scout;
 pub mod store;
+pub mod tracker;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chain_adapters::HostchainAdapter;
 use symbiote::client::NodeClient;
-use symbiote::genesis::Genesis;
+use symbiote::types::{HostchainId, SymbioteId};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use config::Config;
-use leader::Role;
+use config::{Adapters, Settings};
 use metrics::Metrics;
 use pipeline::anchorer::HostchainAnchorer;
 use pipeline::batcher::Batcher;
 use pipeline::follower::Follower;
+use roles::Role;
 use store::Store;
+use tracker::Tracker;
 
 /// Why the relayer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +55,6 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Adapter(#[from] chain_adapters::AdapterError),
-    #[error("genesis file {path}: {reason}")]
-    Genesis { path: String, reason: String },
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -57,28 +63,13 @@ pub enum StartError {
     },
 }
 
-/// Reads the symbiote genesis named in the configuration.
-pub fn load_genesis(config: &Config) -> Result<Genesis, StartError> {
-    let path = &config.symbiote.genesis_file;
-    let err = |reason: String| StartError::Genesis {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let genesis: Genesis = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
-    genesis.validate().map_err(err)?;
-    Ok(genesis)
-}
-
 /// Builds every configured hostchain adapter, by hostchain id.
-pub async fn build_adapters(
-    config: &Config,
-    file: &str,
-) -> Result<BTreeMap<String, Arc<dyn HostchainAdapter>>, StartError> {
-    let mut adapters = BTreeMap::new();
-    for chain in config.hostchain_configs(file)? {
-        let adapter = chain_adapters::build(&chain.kind, chain.id.clone(), chain.settings).await?;
-        adapters.insert(chain.id.as_str().to_string(), adapter);
+pub async fn build_adapters(settings: &Settings) -> Result<Adapters, StartError> {
+    let mut adapters = Adapters::new();
+    for chain in &settings.hostchains {
+        let adapter =
+            chain_adapters::build(&chain.kind, chain.id.clone(), chain.settings.clone()).await?;
+        adapters.insert(chain.id.clone(), adapter);
     }
     Ok(adapters)
 }
@@ -101,18 +92,61 @@ impl RunningRelayer {
     }
 }
 
-/// Starts every stage and the API.
-pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartError> {
-    let genesis = load_genesis(&config)?;
+/// What every stage started by [`start`] shares.
+struct Shared {
+    settings: Settings,
+    store: Store,
+    node: NodeClient,
+    symbiote: SymbioteId,
+    metrics: Metrics,
+    leases: leader::Leases,
+    shutdown: CancellationToken,
+}
+
+impl Shared {
+    /// The tracker of `hostchain`'s transactions, replacing them after `replace_after`.
+    fn tracker(
+        &self,
+        hostchain: &HostchainId,
+        adapter: &Arc<dyn HostchainAdapter>,
+        replace_after: Duration,
+    ) -> Tracker {
+        Tracker {
+            hostchain: hostchain.clone(),
+            adapter: adapter.clone(),
+            store: self.store.clone(),
+            replace_after,
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Runs a stage (`run` builds and runs it for a cancellation token) while this replica
+    /// holds its role.
+    fn spawn_role<F, Fut>(&self, tasks: &mut JoinSet<()>, role: Role, run: F)
+    where
+        F: FnMut(CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        tasks.spawn(leader::run_while_leader(
+            self.leases.clone(),
+            role,
+            self.shutdown.clone(),
+            run,
+        ));
+    }
+}
+
+/// Starts every stage and the API. Everything the configuration names (genesis, keys, admin
+/// token, hostchain endpoints) is read here: a missing or bad one stops the start.
+pub async fn start(settings: Settings) -> Result<RunningRelayer, StartError> {
+    let genesis = settings.genesis()?;
+    let relayer_key = settings.relayer_key()?;
+    let admin_token = settings.admin_token()?;
     let symbiote = genesis.symbiote_id();
-    let store = Store::open(&config.database.url).await?;
-    let adapters = build_adapters(&config, file).await?;
-    let kinds: Vec<(String, String)> = config
-        .hostchain_configs(file)?
-        .into_iter()
-        .map(|c| (c.id.as_str().to_string(), c.kind))
-        .collect();
-    let node = NodeClient::new(&config.symbiote.node_url);
+    let store = Store::connect(&settings.database).await?;
+    let adapters = build_adapters(&settings).await?;
+    let policy = settings.scout_policy(&adapters)?;
+    let node = NodeClient::new(&settings.config.symbiote.node_url);
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -122,11 +156,21 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
     let leases = leader::Leases::new(
         store.clone(),
         symbiote,
-        config.replica_id()?,
-        config.replica.lease_check(),
+        settings.replica.clone(),
+        settings.config.replica.lease_check(),
     );
     tasks.spawn(leases.clone().presence(shutdown.clone()));
-    let poll = Duration::from_millis(config.symbiote.poll_interval_ms.max(10));
+    let shared = Shared {
+        store: store.clone(),
+        node: node.clone(),
+        symbiote,
+        metrics: metrics.clone(),
+        leases: leases.clone(),
+        shutdown: shutdown.clone(),
+        settings,
+    };
+    let settings = &shared.settings;
+    let poll = Duration::from_millis(settings.config.symbiote.poll_interval_ms.max(10));
     let follower = Follower {
         store: store.clone(),
         node: node.clone(),
@@ -134,69 +178,70 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
         poll,
         metrics: metrics.clone(),
     };
-    spawn_role(
-        &mut tasks,
-        &leases,
-        Role::follower(),
-        &shutdown,
-        move |token| follower.clone().run(token),
-    );
+    shared.spawn_role(&mut tasks, Role::Follower, move |token| {
+        follower.clone().run(token)
+    });
     let batcher = Batcher {
         store: store.clone(),
-        policy: config.batch.clone(),
+        policy: settings.config.batch.clone(),
         node: node.clone(),
         symbiote,
-        configured: config
-            .hostchain_configs(file)?
-            .into_iter()
-            .map(|c| c.id)
-            .collect(),
+        configured: settings.hostchain_ids(),
     };
-    spawn_role(
-        &mut tasks,
-        &leases,
-        Role::batcher(),
-        &shutdown,
-        move |token| batcher.clone().run(poll, token),
-    );
+    shared.spawn_role(&mut tasks, Role::Batcher, move |token| {
+        batcher.clone().run(poll, token)
+    });
+    let anchoring = &settings.config.anchoring;
     for (hostchain, adapter) in &adapters {
+        let replace_after = Duration::from_secs(anchoring.replace_after_seconds);
         let anchorer = HostchainAnchorer {
             hostchain: hostchain.clone(),
             adapter: adapter.clone(),
             store: store.clone(),
-            config: config.anchoring.clone(),
+            tracker: shared.tracker(hostchain, adapter, replace_after),
+            retry: settings.retry,
+            poll: anchoring.poll_interval(),
             symbiote,
             metrics: metrics.clone(),
         };
-        spawn_role(
+        shared.spawn_role(
             &mut tasks,
-            &leases,
-            Role::anchorer(hostchain),
-            &shutdown,
+            Role::Anchorer(hostchain.clone()),
             move |token| anchorer.clone().run(token),
         );
     }
-    spawn_bridge(
-        &config, file, &adapters, &store, &node, symbiote, &metrics, &leases, &shutdown, &mut tasks,
-    )?;
+    if let Some(key) = relayer_key {
+        spawn_bridge(&shared, &adapters, key, policy, &mut tasks);
+    }
+    tasks.spawn(metrics::watch_balances(
+        adapters.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
 
-    let listener = tokio::net::TcpListener::bind(config.api.listen)
+    let listen = settings.config.api.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Listen {
-            address: config.api.listen,
+            address: listen,
             source,
         })?;
     let address = listener.local_addr().map_err(|source| StartError::Listen {
-        address: config.api.listen,
+        address: listen,
         source,
     })?;
+    let kinds = settings
+        .hostchains
+        .iter()
+        .map(|c| (c.id.clone(), c.kind.clone()))
+        .collect();
     let app = api::router(api::ApiState {
         store: store.clone(),
         node,
         symbiote,
         metrics,
         hostchains: Arc::new(kinds),
-        admin_token: config.admin_token()?.map(Arc::new),
+        admin_token: admin_token.map(Arc::new),
         leases,
         adapters: Arc::new(adapters.clone()),
     });
@@ -221,45 +266,41 @@ pub async fn start(config: Config, file: &str) -> Result<RunningRelayer, StartEr
 /// Starts, each under its own role: a rotation stage for every hostchain with contracts that
 /// hold a relayer set (whenever the relayer has its symbiote key), and, with the bridge
 /// enabled, a deposit stage and a release stage for every hostchain with a bridge.
-#[allow(clippy::too_many_arguments)]
 fn spawn_bridge(
-    config: &Config,
-    file: &str,
-    adapters: &BTreeMap<String, Arc<dyn HostchainAdapter>>,
-    store: &Store,
-    node: &NodeClient,
-    symbiote: symbiote::types::SymbioteId,
-    metrics: &Metrics,
-    leases: &leader::Leases,
-    shutdown: &CancellationToken,
+    shared: &Shared,
+    adapters: &Adapters,
+    key: symbiote::crypto::Keypair,
+    policy: scout::ScoutPolicy,
     tasks: &mut JoinSet<()>,
-) -> Result<(), StartError> {
-    let Some(key) = config.relayer_key(file)? else {
-        return Ok(());
-    };
+) {
+    let settings = &shared.settings;
+    let section = &settings.config.bridge;
     let ctx = Arc::new(bridge::BridgeContext::new(
-        store.clone(),
-        node.clone(),
-        symbiote,
+        shared.store.clone(),
+        shared.node.clone(),
+        shared.symbiote,
         Arc::new(key),
-        config.scout.policy(),
-        config.bridge.clone(),
-        metrics.clone(),
+        policy,
+        section.clone(),
+        settings.limits.clone(),
+        shared.metrics.clone(),
+        settings.retry,
     ));
+    let replace_after = Duration::from_secs(section.replace_after_seconds);
     for (hostchain, adapter) in adapters {
+        let tracker = shared.tracker(hostchain, adapter, replace_after);
         if adapter.relayer_sets().is_some() {
             let stage = bridge::rotation::RotationStage {
                 ctx: ctx.clone(),
                 hostchain: hostchain.clone(),
                 adapter: adapter.clone(),
-                sent: Arc::default(),
+                tracker: tracker.clone(),
             };
-            let role = Role::new(format!("rotation:{hostchain}"));
-            spawn_role(tasks, leases, role, shutdown, move |token| {
+            shared.spawn_role(tasks, Role::Rotation(hostchain.clone()), move |token| {
                 stage.clone().run(token)
             });
         }
-        if !config.bridge.enabled {
+        if !section.enabled {
             continue;
         }
         if adapter.deposits().is_some() {
@@ -268,8 +309,7 @@ fn spawn_bridge(
                 hostchain: hostchain.clone(),
                 adapter: adapter.clone(),
             };
-            let role = Role::new(format!("deposits:{hostchain}"));
-            spawn_role(tasks, leases, role, shutdown, move |token| {
+            shared.spawn_role(tasks, Role::Deposits(hostchain.clone()), move |token| {
                 stage.clone().run(token)
             });
         }
@@ -278,32 +318,11 @@ fn spawn_bridge(
                 ctx: ctx.clone(),
                 hostchain: hostchain.clone(),
                 adapter: adapter.clone(),
+                tracker,
             };
-            let role = Role::new(format!("releases:{hostchain}"));
-            spawn_role(tasks, leases, role, shutdown, move |token| {
+            shared.spawn_role(tasks, Role::Releases(hostchain.clone()), move |token| {
                 stage.clone().run(token)
             });
         }
     }
-    Ok(())
-}
-
-/// Runs a stage (`run` builds and runs it for a cancellation token) while this replica holds
-/// its role.
-fn spawn_role<F, Fut>(
-    tasks: &mut JoinSet<()>,
-    leases: &leader::Leases,
-    role: Role,
-    shutdown: &CancellationToken,
-    run: F,
-) where
-    F: FnMut(CancellationToken) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    tasks.spawn(leader::run_while_leader(
-        leases.clone(),
-        role,
-        shutdown.clone(),
-        run,
-    ));
 }

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use relayer::config::Config;
+use relayer::config::Settings;
 use relayer::proof::{self, ProofDocument};
 use relayer::store::Store;
 use symbiote::client::NodeClient;
+use symbiote::types::HostchainId;
 
 #[derive(Parser)]
 #[command(name = "relayer", version, about = "The symbiote relayer")]
@@ -79,11 +80,11 @@ enum ScoutCommand {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     symbiote::process::init_logging(cli.log_json);
-    let file = cli.config.display().to_string();
-    let config = Config::load(&cli.config)?;
+    // Every subcommand starts from the same resolved configuration.
+    let settings = Settings::load(&cli.config)?;
     match cli.command {
         Command::Run => {
-            let relayer = relayer::start(config, &file).await?;
+            let relayer = relayer::start(settings).await?;
             eprintln!("relayer API on http://{}", relayer.address);
             symbiote::process::shutdown_signal().await;
             tracing::info!("stopping");
@@ -91,15 +92,12 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            Store::open(&config.database.url).await?;
-            println!(
-                "migrations applied to {}",
-                relayer::store::redact(&config.database.url)
-            );
+            Store::connect(&settings.database).await?;
+            println!("migrations applied to {}", settings.database);
             Ok(())
         }
         Command::Proof { symbiote, height } => {
-            let genesis = relayer::load_genesis(&config)?;
+            let genesis = settings.genesis()?;
             let id = genesis.symbiote_id();
             if symbiote != id.to_string() && symbiote != genesis.chain_name {
                 bail!(
@@ -107,8 +105,8 @@ async fn main() -> Result<()> {
                     genesis.chain_name
                 );
             }
-            let store = Store::open(&config.database.url).await?;
-            let node = NodeClient::new(&config.symbiote.node_url);
+            let store = Store::connect(&settings.database).await?;
+            let node = NodeClient::new(&settings.config.symbiote.node_url);
             let doc = proof::build(&store, &node, id, height).await?;
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
@@ -118,7 +116,7 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("reading {}", path.display()))?;
             let doc: ProofDocument = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a proof document", path.display()))?;
-            let adapters = relayer::build_adapters(&config, &file).await?;
+            let adapters = relayer::build_adapters(&settings).await?;
             let steps = proof::verify(&doc, &adapters).await;
             println!("{}", serde_json::to_string_pretty(&steps)?);
             if let Some(failed) = steps.iter().find(|s| !s.ok) {
@@ -136,29 +134,30 @@ async fn main() -> Result<()> {
             address,
             block,
         }) => {
-            let key = config.relayer_key(&file)?.context(
+            let key = settings.relayer_key()?.context(
                 "a scout report is signed with the relayer's key: set [bridge] key_file or key_env",
             )?;
-            let genesis = relayer::load_genesis(&config)?;
-            let adapters = relayer::build_adapters(&config, &file).await?;
+            let genesis = settings.genesis()?;
+            let adapters = relayer::build_adapters(&settings).await?;
+            let chain = HostchainId::new(&chain)
+                .with_context(|| format!("'{chain}' is not a hostchain id"))?;
             let adapter = adapters
                 .get(&chain)
                 .with_context(|| format!("hostchain '{chain}' is not configured"))?;
             let scout = adapter
                 .scout()
                 .with_context(|| format!("hostchain '{chain}' has no scout"))?;
-            let address = symbiote::types::HostAddress::new(&address)
-                .with_context(|| format!("'{address}' is not an address"))?;
+            let address = adapter.canonical_address(&address)?;
             let inspection = scout.inspect(&address, block).await?;
             let report = relayer::scout::ScoutReport::build(
                 genesis.symbiote_id(),
                 &chain,
                 inspection,
-                &config.scout.policy(),
+                &settings.scout_policy(&adapters)?,
                 None,
                 &key,
             )?;
-            println!("{}", String::from_utf8(report.to_bytes()?)?);
+            println!("{}", report.to_text()?);
             eprintln!(
                 "{}: {} at block {} (report {})",
                 report.body.address(),
@@ -173,7 +172,7 @@ async fn main() -> Result<()> {
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let report = relayer::scout::ScoutReport::from_bytes(&bytes)
                 .with_context(|| format!("{} is refuted", path.display()))?;
-            let adapters = relayer::build_adapters(&config, &file).await?;
+            let adapters = relayer::build_adapters(&settings).await?;
             let chain = &report.body.hostchain;
             let scout = adapters
                 .get(chain)
@@ -202,26 +201,28 @@ async fn main() -> Result<()> {
         Command::Status => {
             // The running relayer's own answer when it is up (it knows which stages this
             // replica runs); the store's summary otherwise.
-            if let Some(summary) = running_status(&config).await {
+            if let Some(summary) = running_status(&settings).await {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
                 return Ok(());
             }
             eprintln!(
                 "the relayer's API at {} does not answer: showing the summary from its database",
-                config.api.listen
+                settings.config.api.listen
             );
-            if let Some(path) = config.database.url.strip_prefix("sqlite://") {
-                let path = path.split('?').next().unwrap_or(path);
-                if !std::path::Path::new(path).exists() {
-                    bail!("no relayer database at {path} (database.url in {file})");
-                }
+            if let Some(path) = settings.database.sqlite_path()
+                && !std::path::Path::new(path).exists()
+            {
+                bail!(
+                    "no relayer database at {path} (database.url in {})",
+                    settings.file
+                );
             }
-            let genesis = relayer::load_genesis(&config)?;
-            let store = Store::open(&config.database.url).await?;
-            let kinds: Vec<(String, String)> = config
-                .hostchain_configs(&file)?
-                .into_iter()
-                .map(|c| (c.id.as_str().to_string(), c.kind))
+            let genesis = settings.genesis()?;
+            let store = Store::connect(&settings.database).await?;
+            let kinds: Vec<(HostchainId, String)> = settings
+                .hostchains
+                .iter()
+                .map(|c| (c.id.clone(), c.kind.clone()))
                 .collect();
             let summary = relayer::api::summary(&store, genesis.symbiote_id(), &kinds).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -231,8 +232,8 @@ async fn main() -> Result<()> {
 }
 
 /// `/v1/status` of the relayer running with this configuration, if it answers.
-async fn running_status(config: &Config) -> Option<serde_json::Value> {
-    let mut address = config.api.listen;
+async fn running_status(settings: &Settings) -> Option<serde_json::Value> {
+    let mut address = settings.config.api.listen;
     if address.ip().is_unspecified() {
         address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -31,6 +32,20 @@ pub struct ChainLabels {
     pub hostchain: String,
 }
 
+/// `{hostchain, key}` of a wallet balance.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WalletLabels {
+    pub hostchain: String,
+    pub key: String,
+}
+
+/// `{hostchain, purpose}` of a hostchain transaction.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TxLabels {
+    pub hostchain: String,
+    pub purpose: String,
+}
+
 /// The relayer's metrics; cheap to clone (shared).
 #[derive(Clone)]
 pub struct Metrics {
@@ -51,8 +66,13 @@ pub struct Metrics {
     pub replacements: Counter<u64, AtomicU64>,
     /// Failed calls by hostchain and error kind.
     pub rpc_errors: Family<ErrorLabels, Counter<u64, AtomicU64>>,
-    /// Relayer wallet balances per hostchain, in the chain's smallest unit, when known.
-    pub wallet_balance: Family<ChainLabels, Gauge>,
+    /// Failed database calls.
+    pub store_errors: Counter<u64, AtomicU64>,
+    /// Hostchain transactions sent (including re-sends), by hostchain and purpose.
+    pub tx_broadcasts: Family<TxLabels, Counter<u64, AtomicU64>>,
+    /// The balance of every hostchain key the relayer spends from, in the chain's smallest
+    /// unit (a float: wei overflow integer gauges).
+    pub wallet_balance: Family<WalletLabels, Gauge<f64, AtomicU64>>,
     /// Deposits by hostchain and state.
     pub deposits: Family<AnchorLabels, Gauge>,
     /// Releases by hostchain and state.
@@ -82,7 +102,9 @@ impl Metrics {
         let anchors_final = Counter::default();
         let replacements = Counter::default();
         let rpc_errors = Family::<ErrorLabels, Counter<u64, AtomicU64>>::default();
-        let wallet_balance = Family::<ChainLabels, Gauge>::default();
+        let store_errors = Counter::default();
+        let tx_broadcasts = Family::<TxLabels, Counter<u64, AtomicU64>>::default();
+        let wallet_balance = Family::<WalletLabels, Gauge<f64, AtomicU64>>::default();
         let deposits = Family::<AnchorLabels, Gauge>::default();
         let releases = Family::<AnchorLabels, Gauge>::default();
         let deposits_minted = Counter::default();
@@ -146,8 +168,18 @@ impl Metrics {
             rpc_errors.clone(),
         );
         registry.register(
+            "store_errors",
+            "Failed calls to the relayer's own database",
+            store_errors.clone(),
+        );
+        registry.register(
+            "tx_broadcasts",
+            "Hostchain transactions sent, including re-sends, by hostchain and purpose",
+            tx_broadcasts.clone(),
+        );
+        registry.register(
             "wallet_balance",
-            "Relayer wallet balance in the smallest unit",
+            "Balance of each hostchain key the relayer spends from, in the chain's smallest unit",
             wallet_balance.clone(),
         );
         Metrics {
@@ -160,6 +192,8 @@ impl Metrics {
             anchors_final,
             replacements,
             rpc_errors,
+            store_errors,
+            tx_broadcasts,
             wallet_balance,
             deposits,
             releases,
@@ -167,6 +201,50 @@ impl Metrics {
             releases_paid,
             releases_held,
         }
+    }
+
+    /// Counts a failure of a step on `hostchain` (`symbiote` for the symbiote node): a store
+    /// error as such, anything else by its label.
+    pub fn failure(&self, hostchain: &str, failure: &dyn crate::retry::Failure) {
+        if failure.is_store() {
+            self.store_errors.inc();
+        } else {
+            self.rpc_error(hostchain, failure.label());
+        }
+    }
+
+    /// Sets the count of rows of `hostchain` in `state` in `family` (anchors, deposits,
+    /// releases).
+    pub fn set_count(
+        family: &Family<AnchorLabels, Gauge>,
+        hostchain: &symbiote::types::HostchainId,
+        state: &str,
+        n: u64,
+    ) {
+        family
+            .get_or_create(&AnchorLabels {
+                hostchain: hostchain.to_string(),
+                state: state.to_string(),
+            })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a hostchain transaction sent for `purpose`.
+    pub fn broadcast(
+        &self,
+        hostchain: &symbiote::types::HostchainId,
+        purpose: &crate::store::TxPurpose,
+    ) {
+        let (kind, _) = purpose.key();
+        if matches!(purpose, crate::store::TxPurpose::Anchor(_)) {
+            self.anchors_broadcast.inc();
+        }
+        self.tx_broadcasts
+            .get_or_create(&TxLabels {
+                hostchain: hostchain.to_string(),
+                purpose: kind.to_string(),
+            })
+            .inc();
     }
 
     /// Counts a failed call.
@@ -186,5 +264,45 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// How often the wallet balances are read.
+const BALANCE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Keeps `wallet_balance` up to date for every key every adapter spends from, until
+/// `shutdown`. A hostchain that cannot answer keeps its last value and counts an error.
+pub async fn watch_balances(
+    adapters: crate::config::Adapters,
+    metrics: Metrics,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        for (hostchain, adapter) in &adapters {
+            match adapter.wallet().balances().await {
+                Ok(balances) => {
+                    for b in balances {
+                        // Precision beyond 2^53 is not needed to see a key running dry.
+                        #[allow(clippy::cast_precision_loss)]
+                        let value = b.balance as f64;
+                        metrics
+                            .wallet_balance
+                            .get_or_create(&WalletLabels {
+                                hostchain: hostchain.to_string(),
+                                key: b.key,
+                            })
+                            .set(value);
+                    }
+                }
+                Err(e) => {
+                    metrics.failure(hostchain.as_str(), &e);
+                    tracing::warn!(%hostchain, error = %e, "cannot read the wallet balances");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(BALANCE_INTERVAL) => {}
+        }
     }
 }

@@ -6,15 +6,11 @@
 //! root was anchored. [`verify`] checks it with nothing but the hostchains' RPC endpoints and
 //! says exactly which step fails.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use chain_adapters::HostchainAdapter;
 use serde::{Deserialize, Serialize};
 use symbiote::client::NodeClient;
 use symbiote::hash::Hash;
 use symbiote::proof::AnchorProof;
-use symbiote::types::{Height, SymbioteId};
+use symbiote::types::{Height, HostchainId, Sequence, SymbioteId};
 use symbiote::validators::ValidatorSet;
 
 use crate::store::{AnchorState, Store, StoreError};
@@ -26,9 +22,9 @@ pub const PROOF_VERSION: u32 = 1;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnchorLocation {
     /// The hostchain id.
-    pub hostchain: String,
+    pub hostchain: HostchainId,
     /// The anchor's sequence number there.
-    pub sequence: u64,
+    pub sequence: Sequence,
     /// The anchoring transaction.
     pub tx_id: String,
     /// The including block's height (slot on Solana) and hash when the proof was made.
@@ -148,10 +144,7 @@ pub struct Step {
 /// quorum of the included validator set and is in the aggregate, and each listed hostchain
 /// transaction carries the aggregate root and is final. Returns every step; the proof holds
 /// when all are ok and at least one anchor verified.
-pub async fn verify(
-    doc: &ProofDocument,
-    adapters: &BTreeMap<String, Arc<dyn HostchainAdapter>>,
-) -> Vec<Step> {
+pub async fn verify(doc: &ProofDocument, adapters: &crate::config::Adapters) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut check = |step: &str, result: Result<String, String>| {
         let (ok, detail) = match result {
@@ -222,7 +215,7 @@ pub async fn verify(
                 "the transaction anchors root {}, not the proof's {}",
                 read.payload.root, doc.proof.aggregate_root
             )),
-            Ok(read) if read.payload.sequence.get() != anchor.sequence => Err(format!(
+            Ok(read) if read.payload.sequence != anchor.sequence => Err(format!(
                 "the transaction carries sequence {}, the proof says {}",
                 read.payload.sequence, anchor.sequence
             )),

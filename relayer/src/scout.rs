@@ -24,71 +24,73 @@ use chain_adapters::{Finding, Inspection, Severity};
 use serde::{Deserialize, Serialize};
 use symbiote::crypto::{self, Keypair, PublicKey, Signature};
 use symbiote::hash::{Domain, Hash, hash};
-use symbiote::types::{HostAddress, Nonce, SymbioteId};
+use symbiote::types::{HostAddress, HostchainId, Nonce, SymbioteId};
 
 /// The report layout's version.
 pub const REPORT_VERSION: u8 = 1;
 
-/// A scout's verdict on a destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Clean,
-    Suspicious,
-    Malicious,
-}
+crate::persisted_enum!(
+    /// A scout's verdict on a destination (in reports and `scout_reports.verdict`).
+    Verdict, "verdict" {
+        Clean = "clean",
+        Suspicious = "suspicious",
+        Malicious = "malicious",
+    }
+);
 
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Clean => "clean",
-            Verdict::Suspicious => "suspicious",
-            Verdict::Malicious => "malicious",
+impl From<Verdict> for crate::store::ScoutDecision {
+    fn from(verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Clean => crate::store::ScoutDecision::Clean,
+            Verdict::Suspicious => crate::store::ScoutDecision::Suspicious,
+            Verdict::Malicious => crate::store::ScoutDecision::Malicious,
         }
     }
 }
 
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A destination named in the configured lists: a hostchain and an address in that
+/// hostchain's canonical form (checked by its adapter when the configuration is resolved).
+pub type Destination = (HostchainId, HostAddress);
 
 /// The configured lists a verdict applies on top of an inspection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScoutPolicy {
-    /// `<hostchain>:<address>` entries, compared without regard to case.
-    pub allow: BTreeSet<String>,
-    /// `<hostchain>:<address>` entries.
-    pub deny: BTreeSet<String>,
-    /// Code hashes (0x-hex), of the destination or any code it delegates to.
+    /// Destinations that pass whatever the scout finds.
+    pub allow: BTreeSet<Destination>,
+    /// Destinations always held as malicious.
+    pub deny: BTreeSet<Destination>,
+    /// Code hashes (0x-hex, lower case), of the destination or any code it delegates to.
     pub deny_code_hashes: BTreeSet<String>,
     /// Whether suspicious destinations are held (malicious ones always are).
     pub hold_suspicious: bool,
 }
 
 impl ScoutPolicy {
-    /// A policy from configured lists (entries are normalised to lower case).
+    /// A policy from resolved lists (code hashes are compared in lower case).
     pub fn new(
-        allow: &[String],
-        deny: &[String],
+        allow: impl IntoIterator<Item = Destination>,
+        deny: impl IntoIterator<Item = Destination>,
         deny_code_hashes: &[String],
         hold_suspicious: bool,
     ) -> Self {
-        let norm = |list: &[String]| list.iter().map(|s| s.trim().to_lowercase()).collect();
         ScoutPolicy {
-            allow: norm(allow),
-            deny: norm(deny),
-            deny_code_hashes: norm(deny_code_hashes),
+            allow: allow.into_iter().collect(),
+            deny: deny.into_iter().collect(),
+            deny_code_hashes: deny_code_hashes
+                .iter()
+                .map(|s| s.trim().to_lowercase())
+                .collect(),
             hold_suspicious,
         }
     }
 
-    /// The findings the lists add for `address` on `hostchain`, given the inspection.
-    pub fn findings(&self, hostchain: &str, inspection: &Inspection) -> Vec<Finding> {
-        let entry = format!("{hostchain}:{}", inspection.address.as_str()).to_lowercase();
+    /// The findings the lists add for the inspected address on `hostchain` (the address in its
+    /// canonical form, as the release stage inspects it).
+    pub fn findings(&self, hostchain: &HostchainId, inspection: &Inspection) -> Vec<Finding> {
+        let destination = (hostchain.clone(), inspection.address.clone());
+        let entry = format!("{hostchain}:{}", inspection.address);
         let mut out = Vec::new();
-        if self.deny.contains(&entry) {
+        if self.deny.contains(&destination) {
             out.push(Finding {
                 code: "deny-listed-address".into(),
                 severity: Severity::Malicious,
@@ -104,7 +106,7 @@ impl ScoutPolicy {
                 });
             }
         }
-        if self.allow.contains(&entry) {
+        if self.allow.contains(&destination) {
             out.push(Finding {
                 code: "allow-listed".into(),
                 severity: Severity::Info,
@@ -164,7 +166,7 @@ pub struct ReportBody {
     /// The symbiote whose release this concerns.
     pub symbiote: SymbioteId,
     /// The hostchain (its id in the relayer's configuration and the symbiote's hostchain set).
-    pub hostchain: String,
+    pub hostchain: HostchainId,
     /// What the hostchain's scout found: the destination, the block (slot) every answer is
     /// from, its code hash and the findings.
     pub inspection: Inspection,
@@ -245,7 +247,7 @@ impl ScoutReport {
     /// Builds and signs the report of `inspection` under `policy`.
     pub fn build(
         symbiote: SymbioteId,
-        hostchain: &str,
+        hostchain: &HostchainId,
         inspection: Inspection,
         policy: &ScoutPolicy,
         order: Option<Nonce>,
@@ -256,7 +258,7 @@ impl ScoutReport {
         let body = ReportBody {
             version: REPORT_VERSION,
             symbiote,
-            hostchain: hostchain.to_string(),
+            hostchain: hostchain.clone(),
             inspection,
             policy: policy_findings,
             verdict,
@@ -269,6 +271,11 @@ impl ScoutReport {
     /// The canonical bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ReportError> {
         serde_json::to_vec(self).map_err(|e| ReportError::Encode(e.to_string()))
+    }
+
+    /// The canonical bytes as text (they are JSON).
+    pub fn to_text(&self) -> Result<String, ReportError> {
+        serde_json::to_string(self).map_err(|e| ReportError::Encode(e.to_string()))
     }
 
     /// Decodes report bytes and checks everything that needs no hostchain: canonical bytes,
@@ -327,49 +334,52 @@ mod tests {
         }
     }
 
+    fn evm() -> HostchainId {
+        HostchainId::new("evm").unwrap()
+    }
+
+    fn destination(address: &str) -> Destination {
+        (evm(), HostAddress::new(address).unwrap())
+    }
+
     #[test]
     fn verdicts_follow_the_worst_finding_and_the_lists() {
-        let none = ScoutPolicy::new(&[], &[], &[], true);
+        let evm = &evm();
+        let none = ScoutPolicy::new([], [], &[], true);
         let plain = inspection(vec![finding("no-code", Severity::Info)]);
-        assert_eq!(
-            verdict(&plain, &none.findings("evm", &plain)),
-            Verdict::Clean
-        );
+        assert_eq!(verdict(&plain, &none.findings(evm, &plain)), Verdict::Clean);
         let odd = inspection(vec![
             finding("token-contract", Severity::Suspicious),
             finding("no-code", Severity::Info),
         ]);
         assert_eq!(
-            verdict(&odd, &none.findings("evm", &odd)),
+            verdict(&odd, &none.findings(evm, &odd)),
             Verdict::Suspicious
         );
         let bad = inspection(vec![finding("selfdestruct", Severity::Malicious)]);
-        assert_eq!(
-            verdict(&bad, &none.findings("evm", &bad)),
-            Verdict::Malicious
-        );
+        assert_eq!(verdict(&bad, &none.findings(evm, &bad)), Verdict::Malicious);
 
         let allow = ScoutPolicy::new(
-            &["EVM:0x00000000000000000000000000000000000000AA".into()],
-            &[],
+            [destination("0x00000000000000000000000000000000000000aa")],
+            [],
             &[],
             true,
         );
-        assert_eq!(verdict(&bad, &allow.findings("evm", &bad)), Verdict::Clean);
+        assert_eq!(verdict(&bad, &allow.findings(evm, &bad)), Verdict::Clean);
         let deny_code = ScoutPolicy::new(
-            &["evm:0x00000000000000000000000000000000000000aa".into()],
-            &[],
+            [destination("0x00000000000000000000000000000000000000aa")],
+            [],
             &["0xC0DE".into()],
             true,
         );
         assert_eq!(
-            verdict(&plain, &deny_code.findings("evm", &plain)),
+            verdict(&plain, &deny_code.findings(evm, &plain)),
             Verdict::Malicious,
             "a denied code hash beats the allow list"
         );
         assert!(none.holds(Verdict::Suspicious));
-        assert!(!ScoutPolicy::new(&[], &[], &[], false).holds(Verdict::Suspicious));
-        assert!(ScoutPolicy::new(&[], &[], &[], false).holds(Verdict::Malicious));
+        assert!(!ScoutPolicy::new([], [], &[], false).holds(Verdict::Suspicious));
+        assert!(ScoutPolicy::new([], [], &[], false).holds(Verdict::Malicious));
     }
 
     #[test]
@@ -377,7 +387,7 @@ mod tests {
         let key = Keypair::generate();
         let report = ScoutReport::build(
             SymbioteId::from_name("test"),
-            "evm-1",
+            &HostchainId::new("evm-1").unwrap(),
             inspection(vec![finding("selfdestruct", Severity::Malicious)]),
             &ScoutPolicy::default(),
             Some(Nonce::new(3)),

@@ -5,101 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
+mod fake;
 
-use async_trait::async_trait;
-use chain_adapters::{
-    AdapterResult, AnchorReadBack, AnchorRequest, Anchorer, HostchainAdapter, Inclusion,
-    PreparedTx, TxStatus,
-};
-use relayer::config::AnchoringSection;
+use std::time::Duration;
+
+use chain_adapters::{Inclusion, TxStatus};
+use fake::{Fake, included};
 use relayer::metrics::Metrics;
 use relayer::pipeline::anchorer::HostchainAnchorer;
-use relayer::store::{AnchorState, Store};
+use relayer::retry::RetryPolicy;
+use relayer::store::{AnchorState, BatchState, Entity, Store};
+use relayer::tracker::Tracker;
 use symbiote::certificate::QuorumCertificate;
 use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::hash::Hash;
-use symbiote::types::{Height, HostchainId, SymbioteId};
-
-/// What the fake hostchain answers, and what it was asked.
-#[derive(Default)]
-struct Script {
-    /// The status every transaction reports now.
-    status: Option<TxStatus>,
-    prepared: usize,
-    broadcasts: Vec<String>,
-    replaced: Vec<String>,
-}
-
-struct Fake {
-    id: HostchainId,
-    script: Arc<Mutex<Script>>,
-}
-
-#[async_trait]
-impl Anchorer for Fake {
-    async fn sign_anchor(&self, _: &AnchorRequest) -> AdapterResult<Option<Vec<u8>>> {
-        Ok(None)
-    }
-    async fn prepare_anchor(&self, request: &AnchorRequest) -> AdapterResult<PreparedTx> {
-        let mut script = self.script.lock().unwrap();
-        script.prepared += 1;
-        Ok(PreparedTx {
-            hostchain: self.id.clone(),
-            id: format!("tx-{}-{}", request.payload.sequence, script.prepared),
-            raw: vec![],
-            meta: serde_json::json!({}),
-        })
-    }
-    async fn broadcast(&self, tx: &PreparedTx) -> AdapterResult<()> {
-        self.script.lock().unwrap().broadcasts.push(tx.id.clone());
-        Ok(())
-    }
-    async fn status(&self, _: &PreparedTx, _: Option<&Inclusion>) -> AdapterResult<TxStatus> {
-        Ok(self
-            .script
-            .lock()
-            .unwrap()
-            .status
-            .clone()
-            .unwrap_or(TxStatus::InMempool))
-    }
-    async fn replace(&self, tx: &PreparedTx) -> AdapterResult<PreparedTx> {
-        let mut script = self.script.lock().unwrap();
-        script.replaced.push(tx.id.clone());
-        Ok(PreparedTx {
-            id: format!("{}-bumped", tx.id),
-            ..tx.clone()
-        })
-    }
-    async fn read_anchor(&self, id: &str) -> AdapterResult<AnchorReadBack> {
-        Err(chain_adapters::AdapterError::new(
-            chain_adapters::ErrorKind::NotFound,
-            &self.id,
-            id.to_string(),
-        ))
-    }
-}
-
-impl HostchainAdapter for Fake {
-    fn hostchain(&self) -> &HostchainId {
-        &self.id
-    }
-    fn anchorer(&self) -> &dyn Anchorer {
-        self
-    }
-}
-
-fn included(height: u64, fin: bool) -> TxStatus {
-    TxStatus::Included {
-        inclusion: Inclusion {
-            height,
-            block_hash: format!("block-{height}"),
-        },
-        confirmations: if fin { 6 } else { 1 },
-        fin,
-    }
-}
+use symbiote::types::{Height, SymbioteId};
 
 #[tokio::test]
 async fn stuck_replaced_reorged_resent_dropped_reprepared_then_final() {
@@ -111,7 +31,8 @@ async fn stuck_replaced_reorged_resent_dropped_reprepared_then_final() {
     .await
     .unwrap();
     let own = SymbioteId::from_name("anchorer-test");
-    let chain = HostchainId::new("fake-chain").unwrap();
+    let (adapter, script) = Fake::new("fake-chain");
+    let chain = adapter.id.clone();
     let commitment = Commitment {
         symbiote: own,
         from: Height::new(1),
@@ -138,22 +59,27 @@ async fn stuck_replaced_reorged_resent_dropped_reprepared_then_final() {
         )
         .await
         .unwrap();
-    let script = Arc::new(Mutex::new(Script::default()));
+    let metrics = Metrics::new();
     let anchorer = HostchainAnchorer {
-        hostchain: chain.as_str().to_string(),
-        adapter: Arc::new(Fake {
-            id: chain.clone(),
-            script: script.clone(),
-        }),
+        hostchain: chain.clone(),
+        adapter: adapter.clone(),
         store: store.clone(),
         // Replace as soon as a transaction is not included.
-        config: AnchoringSection {
-            poll_interval_ms: 10,
-            replace_after_seconds: 0,
-            max_backoff_seconds: 1,
+        tracker: Tracker {
+            hostchain: chain.clone(),
+            adapter,
+            store: store.clone(),
+            replace_after: Duration::ZERO,
+            metrics: metrics.clone(),
         },
+        retry: RetryPolicy {
+            first: Duration::from_secs(1),
+            cap: Duration::from_secs(1),
+            give_up_after: Some(5),
+        },
+        poll: Duration::from_millis(10),
         symbiote: own,
-        metrics: Metrics::new(),
+        metrics,
     };
     let anchor = || async { store.anchors(Some(batch), 10).await.unwrap().remove(0) };
 
@@ -204,9 +130,12 @@ async fn stuck_replaced_reorged_resent_dropped_reprepared_then_final() {
     anchorer.step().await.unwrap();
     let a = anchor().await;
     assert_eq!(a.state, AnchorState::Final);
-    assert_eq!(store.batch(batch).await.unwrap().unwrap().state, "anchored");
+    assert_eq!(
+        store.batch(batch).await.unwrap().unwrap().state,
+        BatchState::Anchored
+    );
     let history: Vec<String> = store
-        .transitions("anchor", a.id)
+        .transitions(Entity::Anchor, a.id.0)
         .await
         .unwrap()
         .into_iter()

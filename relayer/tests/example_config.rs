@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use relayer::config::Config;
+use relayer::config::Settings;
 
 #[test]
 fn example_configuration_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/relayer.example.toml");
     let text = std::fs::read_to_string(path).unwrap();
-    let config = Config::parse(&text, path, std::iter::empty()).unwrap();
-    let chains = config.hostchain_configs(path).unwrap();
+    let settings = Settings::parse(&text, path, std::iter::empty()).unwrap();
+    let chains = settings.hostchains;
     let kinds: Vec<&str> = chains.iter().map(|c| c.kind.as_str()).collect();
     assert_eq!(kinds, vec!["bitcoin", "evm", "solana"]);
     for chain in chains {

@@ -24,7 +24,7 @@ use support::{
     Hostchains, RelayerProcess, bitcoin_anchor_sequences, contiguous_batch_ranges,
     evm_anchor_sequences, relayer_toml_head, symbiote_bin, wait_for,
 };
-use symbiote::types::SymbioteId;
+use symbiote::types::{HostchainId, SymbioteId};
 use tokio_util::sync::CancellationToken;
 
 // Generous: on a loaded 2-core machine, four validators, two hostchain nodes, PostgreSQL and two
@@ -44,7 +44,7 @@ async fn two_lock_sessions_one_holder_and_dropping_it_frees_the_role() {
     let pg = Postgres::start().await.unwrap();
     let store = Store::open(pg.url()).await.unwrap();
     let symbiote = SymbioteId::from_name("failover-lock");
-    let role = Role::anchorer("evm-1");
+    let role = Role::Anchorer(HostchainId::new("evm-1").unwrap());
     let key = LockKey::new(&symbiote, &role);
     let check = Duration::from_millis(200);
     let (a, b) = (ReplicaId::new("a").unwrap(), ReplicaId::new("b").unwrap());
@@ -61,7 +61,7 @@ async fn two_lock_sessions_one_holder_and_dropping_it_frees_the_role() {
     assert!(!second.try_acquire().await.unwrap());
 
     // Another role of the same symbiote is another lock.
-    let other = Role::anchorer("evm-2");
+    let other = Role::Anchorer(HostchainId::new("evm-2").unwrap());
     let mut third = LockSession::open(&store, &b, &other, LockKey::new(&symbiote, &other), check)
         .await
         .unwrap();
@@ -140,7 +140,7 @@ fn active(leases: &Leases, role: &Role) -> bool {
 async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts() {
     let pg = Postgres::start().await.unwrap();
     let symbiote = SymbioteId::from_name("failover-session");
-    let role = Role::follower();
+    let role = Role::Follower;
     let check = Duration::from_millis(300);
     let probe = Arc::new(Probe {
         running: AtomicUsize::new(0),
@@ -203,8 +203,8 @@ async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts(
         "two stages ran at once"
     );
     assert_eq!(probe.running.load(Ordering::SeqCst), 1);
-    let worker = admin.worker(role.as_str()).await.unwrap().unwrap();
-    assert_eq!(worker.replica, "b");
+    let worker = admin.worker(&role).await.unwrap().unwrap();
+    assert_eq!(worker.replica.as_str(), "b");
 
     // b stops cleanly: it releases the role and a, standing by, takes it.
     stop_b.cancel();
@@ -238,7 +238,7 @@ async fn a_holder_whose_session_the_server_ends_stops_before_the_standby_starts(
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|r| r.replica)
+                .map(|r| r.replica.to_string())
                 .collect();
             (replicas == ["a"]).then_some(())
         },

@@ -27,7 +27,7 @@ use symbiote::anchor::AnchorPayload;
 use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
 use symbiote::hash::Hash;
-use symbiote::tx::{EvmAddress, GovernanceChange, Relayer, RelayerSet};
+use symbiote::tx::{GovernanceChange, Relayer, RelayerSet};
 use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, Sequence, TokenId};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -146,10 +146,11 @@ confirmations = 1
     let new_set = RelayerSet {
         members: vec![
             genesis_set.members[1].clone(),
-            Relayer {
-                key: Keypair::generate().public(),
-                evm_address: EvmAddress(newcomer.address().into_array()),
-            },
+            Relayer::new(
+                Keypair::generate().public(),
+                [("evm", &newcomer.address().into_array()[..])],
+            )
+            .unwrap(),
         ],
         threshold: 2,
     };

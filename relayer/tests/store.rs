@@ -4,13 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use chain_adapters::DepositCursor;
 use chain_adapters::{Inclusion, ObservedDeposit, PreparedTx};
-use relayer::store::{AnchorState, DepositState, ReleaseRow, ReleaseStep, ReportRow, Store};
+use relayer::scout::Verdict;
+use relayer::store::{
+    AnchorState, BatchState, DepositState, Entity, ReleaseRow, ReleaseStep, ReportRow,
+    ScoutDecision, Store, TxPurpose,
+};
 use symbiote::certificate::QuorumCertificate;
 use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::hash::Hash;
 use symbiote::state::{WithdrawalOrder, WithdrawalStatus};
 use symbiote::tx::DepositId;
+use symbiote::types::Sequence;
 use symbiote::types::{Amount, HostAddress, HostTxId, Nonce, TokenId};
 use symbiote::types::{Height, HostchainId, SymbioteId};
 
@@ -57,20 +63,25 @@ async fn exercise(url: &str) {
 
     // A scout report waits for the next batch too.
     let report = ReportRow {
-        hash: "ab".repeat(32),
-        hostchain: "evm-31337".into(),
-        address: "0x00000000000000000000000000000000000000aa".into(),
+        hash: Hash([0xab; 32]),
+        hostchain: HostchainId::new("evm-31337").unwrap(),
+        address: HostAddress::new("0x00000000000000000000000000000000000000aa").unwrap(),
         block: 9,
-        verdict: "malicious".into(),
-        nonce: Some(3),
+        verdict: Verdict::Malicious,
+        nonce: Some(Nonce::new(3)),
         report: "{}".into(),
         created_at: 1,
     };
+    assert_eq!(store.report(&report.hash).await.unwrap(), None);
     store.add_report(&report).await.unwrap();
     store.add_report(&report).await.unwrap();
     assert_eq!(
         store.unbatched_reports(10).await.unwrap(),
-        vec![report.hash.clone()]
+        vec![report.hash]
+    );
+    assert_eq!(
+        store.report(&report.hash).await.unwrap(),
+        Some(report.clone())
     );
     assert_eq!(store.report_batch(&report.hash).await.unwrap(), None);
 
@@ -79,13 +90,7 @@ async fn exercise(url: &str) {
         commitments: vec![first.hash(), foreign.hash()],
     };
     let batch = store
-        .create_batch(
-            &first,
-            &aggregate,
-            &[pending[0].0],
-            std::slice::from_ref(&report.hash),
-            &chains,
-        )
+        .create_batch(&first, &aggregate, &[pending[0].0], &[report.hash], &chains)
         .await
         .unwrap();
     assert!(store.pending_foreign().await.unwrap().is_empty());
@@ -112,12 +117,12 @@ async fn exercise(url: &str) {
         )
         .await
         .unwrap();
-    let anchors = store.open_anchors("bitcoin-regtest").await.unwrap();
+    let anchors = store.open_anchors(&chains[0]).await.unwrap();
     assert_eq!(
         anchors.iter().map(|a| a.sequence).collect::<Vec<_>>(),
-        vec![1, 2]
+        vec![Sequence::new(1), Sequence::new(2)]
     );
-    assert_eq!(store.open_anchors("solana-local").await.unwrap().len(), 1);
+    assert_eq!(store.open_anchors(&chains[1]).await.unwrap().len(), 1);
 
     // Drive the first bitcoin anchor: prepared, replaced, broadcast, included, final.
     let anchor = anchors[0].clone();
@@ -133,8 +138,12 @@ async fn exercise(url: &str) {
         .unwrap();
     let txs = store.anchor_txs(anchor.id).await.unwrap();
     assert_eq!(
-        txs.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        txs.iter().map(|t| t.tx.id.as_str()).collect::<Vec<_>>(),
         vec!["tx-b", "tx-a"]
+    );
+    assert_eq!(
+        store.host_txs(&TxPurpose::Anchor(anchor.id)).await.unwrap(),
+        txs
     );
     let anchor = store.anchor(anchor.id).await.unwrap().unwrap();
     store
@@ -183,7 +192,10 @@ async fn exercise(url: &str) {
         )
         .await
         .unwrap();
-    let history = store.transitions("anchor", anchor.id).await.unwrap();
+    let history = store
+        .transitions(Entity::Anchor, anchor.id.0)
+        .await
+        .unwrap();
     let states: Vec<&str> = history.iter().map(|t| t.to.as_str()).collect();
     assert_eq!(
         states,
@@ -197,14 +209,14 @@ async fn exercise(url: &str) {
         ]
     );
     assert_eq!(history[5].reason, "final");
-    assert_eq!(store.final_height("bitcoin-regtest").await.unwrap(), 10);
+    assert_eq!(store.final_height(&chains[0]).await.unwrap(), 10);
 
     // The batch is anchored once every one of its anchors is final.
     assert_eq!(
         store.batch(batch).await.unwrap().unwrap().state,
-        "anchoring"
+        BatchState::Anchoring
     );
-    let solana = store.open_anchors("solana-local").await.unwrap().remove(0);
+    let solana = store.open_anchors(&chains[1]).await.unwrap().remove(0);
     store
         .move_anchor(
             &solana,
@@ -216,21 +228,24 @@ async fn exercise(url: &str) {
         )
         .await
         .unwrap();
-    assert_eq!(store.batch(batch).await.unwrap().unwrap().state, "anchored");
+    assert_eq!(
+        store.batch(batch).await.unwrap().unwrap().state,
+        BatchState::Anchored
+    );
     assert_eq!(
         store.batch(batch2).await.unwrap().unwrap().state,
-        "anchoring"
+        BatchState::Anchoring
     );
-    let batch_history = store.transitions("batch", batch).await.unwrap();
+    let batch_history = store.transitions(Entity::Batch, batch.0).await.unwrap();
     assert_eq!(batch_history.last().unwrap().to, "anchored");
 
     let counts = store.anchor_counts().await.unwrap();
     assert!(
-        counts.contains(&("bitcoin-regtest".into(), "final".into(), 1)),
+        counts.contains(&(chains[0].clone(), AnchorState::Final, 1)),
         "{counts:?}"
     );
     assert!(
-        counts.contains(&("bitcoin-regtest".into(), "pending".into(), 1)),
+        counts.contains(&(chains[0].clone(), AnchorState::Pending, 1)),
         "{counts:?}"
     );
 
@@ -262,9 +277,11 @@ async fn bridge(store: &Store) {
         block: 7,
     };
     let scan = [deposit("0xaa", true), deposit("0xbb", false)];
+    let cursor = |text: &str| DepositCursor(text.into());
+    assert_eq!(store.deposit_cursor(&evm).await.unwrap(), cursor(""));
     assert_eq!(
         store
-            .record_scan("evm-31337", &scan, "8:0xh")
+            .record_scan(&evm, &scan, &cursor("8:0xh"))
             .await
             .unwrap(),
         2
@@ -272,34 +289,39 @@ async fn bridge(store: &Store) {
     // The same scan again (a restart before the cursor moved on) adds nothing.
     assert_eq!(
         store
-            .record_scan("evm-31337", &scan, "9:0xi")
+            .record_scan(&evm, &scan, &cursor("9:0xi"))
             .await
             .unwrap(),
         0
     );
-    assert_eq!(
-        store.deposit_cursor("evm-31337").await.unwrap().as_deref(),
-        Some("9:0xi")
-    );
+    assert_eq!(store.deposit_cursor(&evm).await.unwrap(), cursor("9:0xi"));
+    // The withdrawal intake's cursor is apart from the deposit scan's.
+    assert_eq!(store.withdrawal_cursor(&evm).await.unwrap(), Nonce::new(1));
+    store
+        .set_withdrawal_cursor(&evm, Nonce::new(6))
+        .await
+        .unwrap();
+    assert_eq!(store.withdrawal_cursor(&evm).await.unwrap(), Nonce::new(6));
+    assert_eq!(store.deposit_cursor(&evm).await.unwrap(), cursor("9:0xi"));
     let seen = store
-        .deposits_in("evm-31337", DepositState::Seen, 10)
+        .deposits_in(&evm, DepositState::Seen, 10)
         .await
         .unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].amount, Amount::new(u128::MAX - 1));
-    assert_eq!(seen[0].deposit().unwrap().unwrap().recipient, recipient);
+    assert_eq!(seen[0].deposit().unwrap().recipient, recipient);
     let unroutable = store
         .deposits(Some(DepositState::Unroutable), 10, 0)
         .await
         .unwrap();
     assert_eq!(unroutable.len(), 1);
-    assert!(unroutable[0].deposit().unwrap().is_none());
+    assert!(unroutable[0].deposit().is_none());
     store
         .move_deposits(
             &[seen[0].id],
             DepositState::Seen,
             DepositState::Attested,
-            Some("abcd"),
+            Some(&Hash([0xcd; 32])),
             "attested",
         )
         .await
@@ -316,13 +338,13 @@ async fn bridge(store: &Store) {
         .await
         .unwrap();
     let attested = store
-        .deposits_in("evm-31337", DepositState::Attested, 10)
+        .deposits_in(&evm, DepositState::Attested, 10)
         .await
         .unwrap();
-    assert_eq!(attested[0].attest_tx.as_deref(), Some("abcd"));
+    assert_eq!(attested[0].attest_tx, Some(Hash([0xcd; 32])));
     assert_eq!(
         store
-            .transitions("deposit", seen[0].id)
+            .transitions(Entity::Deposit, seen[0].id)
             .await
             .unwrap()
             .len(),
@@ -348,7 +370,7 @@ async fn bridge(store: &Store) {
     assert_eq!(row.state, ReleaseStep::Scouting);
     let approved = ReleaseRow {
         state: ReleaseStep::Approved,
-        verdict: Some("clean".into()),
+        decision: Some(ScoutDecision::Clean),
         release_after: Some(1_700_000_000),
         ..row.clone()
     };
@@ -365,20 +387,22 @@ async fn bridge(store: &Store) {
         tx_id: Some("0xtx".into()),
         ..approved.clone()
     };
+    let purpose = TxPurpose::Release(Nonce::new(5));
     store
-        .record_release_tx(&approved, &submitted, &prepared("0xtx"), "sent")
+        .record_release_tx(&approved, &submitted, &purpose, &prepared("0xtx"), "sent")
         .await
         .unwrap();
     assert_eq!(store.release_txs(Nonce::new(5)).await.unwrap().len(), 1);
-    assert!(
+    assert_eq!(store.host_tx_count(&purpose).await.unwrap(), 1);
+    assert_eq!(
         store
-            .latest_release_tx_at(Nonce::new(5))
+            .host_tx_count(&TxPurpose::ExecuteQueued(Nonce::new(5)))
             .await
-            .unwrap()
-            .is_some()
+            .unwrap(),
+        0
     );
     assert_eq!(
-        store.open_releases("evm-31337").await.unwrap()[0].state,
+        store.open_releases(&evm).await.unwrap()[0].state,
         ReleaseStep::Submitted
     );
     let released = ReleaseRow {
@@ -392,10 +416,10 @@ async fn bridge(store: &Store) {
             .await
             .unwrap()
     );
-    assert!(store.open_releases("evm-31337").await.unwrap().is_empty());
+    assert!(store.open_releases(&evm).await.unwrap().is_empty());
     assert_eq!(
         store
-            .released_since("evm-31337", "native", 0)
+            .released_since(&evm, &TokenId::native(), 0)
             .await
             .unwrap(),
         Amount::new(300)
@@ -417,10 +441,34 @@ async fn bridge(store: &Store) {
         1
     );
     assert!(store.release_counts().await.unwrap().contains(&(
-        "evm-31337".into(),
-        "released".into(),
+        evm.clone(),
+        ReleaseStep::Released,
         1
     )));
+
+    // A rotation is stored with its transaction before it is sent, followed, then done.
+    let members = vec!["0x00000000000000000000000000000000000000cc".to_string()];
+    store
+        .record_rotation_tx(&evm, "anchor", 2, &members, 1, &prepared("0xrot"), "sent")
+        .await
+        .unwrap();
+    let rotation = store.rotation(&evm, "anchor", 2).await.unwrap().unwrap();
+    assert_eq!((rotation.members.clone(), rotation.threshold), (members, 1));
+    assert_eq!(
+        store.open_rotations(&evm).await.unwrap(),
+        vec![rotation.clone()]
+    );
+    assert_eq!(store.host_txs(&rotation.purpose()).await.unwrap().len(), 1);
+    store.finish_rotation(&rotation, "rotated").await.unwrap();
+    assert!(store.open_rotations(&evm).await.unwrap().is_empty());
+    let history: Vec<String> = store
+        .transitions(Entity::Rotation, rotation.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.to)
+        .collect();
+    assert_eq!(history, ["submitted", "done"]);
 }
 
 #[tokio::test]

@@ -122,6 +122,17 @@ impl Coins {
         );
     }
 
+    /// The value of every coin we know of that no transaction of ours spends.
+    pub fn unspent_total(&self) -> Amount {
+        self.coins
+            .iter()
+            .filter(|(outpoint, _)| !self.reserved.contains_key(outpoint))
+            .map(|(_, coin)| coin.amount)
+            .fold(Amount::ZERO, |total, amount| {
+                total.checked_add(amount).unwrap_or(Amount::MAX_MONEY)
+            })
+    }
+
     /// Forgets a coin the node no longer has (spent, or never confirmed and dropped).
     pub fn forget(&mut self, outpoint: &OutPoint) {
         self.coins.remove(outpoint);

@@ -239,7 +239,7 @@ impl BitcoinConfig {
                 ));
             }
         };
-        let key = KeySource::from_settings(section.key_file, section.key_env)
+        let key = crate::key_source::from_settings(section.key_file, section.key_env)
             .map_err(|(key, reason)| ConfigError::new(key, reason))?;
         if section.confirmations == 0 {
             return Err(ConfigError::new("confirmations", "must be at least 1"));

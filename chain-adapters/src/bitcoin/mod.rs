@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bitcoin::{Address, Network, OutPoint};
-use symbiote::types::HostchainId;
+use symbiote::types::{HostAddress, HostchainId};
 use tokio::sync::Mutex;
 
 use crate::anchor::{AnchorReadBack, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus};
@@ -240,6 +240,49 @@ impl HostchainAdapter for BitcoinAdapter {
 
     fn anchorer(&self) -> &dyn Anchorer {
         self
+    }
+
+    fn wallet(&self) -> &dyn crate::wallet::Wallet {
+        self
+    }
+
+    /// The address as its network encodes it (bech32 in lower case); one of another network is
+    /// refused.
+    fn canonical_address(&self, address: &str) -> AdapterResult<HostAddress> {
+        let parsed = address
+            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+            .map_err(|e| {
+                self.error(
+                    ErrorKind::Config,
+                    format!("'{address}' is not a Bitcoin address ({e})"),
+                )
+            })?
+            .require_network(self.config.network)
+            .map_err(|e| {
+                self.error(
+                    ErrorKind::Config,
+                    format!(
+                        "'{address}' is not an address of {} ({e})",
+                        self.config.network
+                    ),
+                )
+            })?;
+        HostAddress::new(&parsed.to_string())
+            .map_err(|e| self.error(ErrorKind::Config, e.to_string()))
+    }
+}
+
+#[async_trait]
+impl crate::wallet::Wallet for BitcoinAdapter {
+    /// The relayer key's coins as this adapter tracks them (confirmed and its own unconfirmed
+    /// change, less what its pending transactions spend).
+    async fn balances(&self) -> AdapterResult<Vec<crate::wallet::KeyBalance>> {
+        let total = self.coins.lock().await.unspent_total();
+        Ok(vec![crate::wallet::KeyBalance {
+            key: "relayer".into(),
+            address: self.signer.address().to_string(),
+            balance: u128::from(total.to_sat()),
+        }])
     }
 }
 

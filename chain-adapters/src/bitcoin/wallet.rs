@@ -124,25 +124,14 @@ impl Drop for Signer {
 impl Signer {
     /// Reads the key from where the configuration says.
     pub fn load(source: &KeySource, network: Network) -> Result<Signer, WalletError> {
-        match source {
-            KeySource::File(path) => {
-                let origin = format!("`key_file` {}", path.display());
-                let text = std::fs::read_to_string(path).map_err(|e| WalletError::Key {
-                    origin: origin.clone(),
-                    reason: format!("cannot read: {}", e.kind()),
-                })?;
-                warn_if_readable_by_others(path);
-                Signer::from_text(&text, network, &origin)
-            }
-            KeySource::Env(name) => {
-                let origin = format!("`key_env` {name}");
-                let text = std::env::var(name).map_err(|_| WalletError::Key {
-                    origin: origin.clone(),
-                    reason: "the environment variable is not set or not UTF-8".into(),
-                })?;
-                Signer::from_text(&text, network, &origin)
-            }
+        if let KeySource::File(path) = source {
+            warn_if_readable_by_others(path);
         }
+        let secret = source.read().map_err(|e| WalletError::Key {
+            origin: source.describe(),
+            reason: e.to_string(),
+        })?;
+        Signer::from_text(secret.expose(), network, secret.origin())
     }
 
     /// Parses a key written as 64 hex digits or WIF; `origin` names where it came from in

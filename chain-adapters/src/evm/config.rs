@@ -192,7 +192,7 @@ impl EvmConfig {
                 "must start with http:// or https://",
             ));
         }
-        let key = KeySource::from_settings(section.key_file, section.key_env)
+        let key = crate::key_source::from_settings(section.key_file, section.key_env)
             .map_err(|(key, reason)| ConfigError::new(key, reason))?;
         let anchor_contract = address("anchor_contract", &section.anchor_contract)?;
         let bridge_contract = section

@@ -30,18 +30,8 @@ impl fmt::Debug for RelayerKey {
 impl RelayerKey {
     /// Reads the key from where the configuration says it is.
     pub fn load(source: &KeySource) -> Result<RelayerKey, String> {
-        let (text, origin) = match source {
-            KeySource::File(path) => (
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read key file {}: {e}", path.display()))?,
-                format!("key file {}", path.display()),
-            ),
-            KeySource::Env(var) => (
-                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?,
-                format!("environment variable {var}"),
-            ),
-        };
-        Self::parse(&text, &origin)
+        let secret = source.read().map_err(|e| e.to_string())?;
+        Self::parse(secret.expose(), secret.origin())
     }
 
     /// Parses 64 hex digits (optionally `0x`-prefixed, surrounding whitespace ignored).

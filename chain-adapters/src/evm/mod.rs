@@ -43,7 +43,7 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::client::RpcClient;
 use alloy::transports::TransportError;
-use symbiote::types::HostchainId;
+use symbiote::types::{HostAddress, HostchainId};
 use tokio::sync::OnceCell;
 
 use crate::anchor::Anchorer;
@@ -196,6 +196,34 @@ impl HostchainAdapter for EvmAdapter {
         self
     }
 
+    fn wallet(&self) -> &dyn crate::wallet::Wallet {
+        self
+    }
+
+    /// `0x` and 40 lower-case hex digits (mixed-case input is accepted with or without a valid
+    /// EIP-55 checksum: a wrong checksum is refused).
+    fn canonical_address(&self, address: &str) -> AdapterResult<HostAddress> {
+        let parsed = Address::parse_checksummed(address, None)
+            .or_else(|e| {
+                let digits = address.strip_prefix("0x").unwrap_or(address);
+                let lower = digits.chars().all(|c| !c.is_ascii_uppercase());
+                let upper = digits.chars().all(|c| !c.is_ascii_lowercase());
+                if lower || upper {
+                    address.parse::<Address>().map_err(|e| e.to_string())
+                } else {
+                    Err(e.to_string())
+                }
+            })
+            .map_err(|e| {
+                self.err(
+                    ErrorKind::Config,
+                    format!("'{address}' is not an EVM address ({e})"),
+                )
+            })?;
+        HostAddress::new(&format!("{parsed:#x}"))
+            .map_err(|e| self.err(ErrorKind::Config, e.to_string()))
+    }
+
     fn deposits(&self) -> Option<&dyn DepositWatcher> {
         self.config
             .bridge_contract
@@ -216,6 +244,27 @@ impl HostchainAdapter for EvmAdapter {
         Some(self)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::wallet::Wallet for EvmAdapter {
+    /// The relayer key's balance at the latest block, in wei.
+    async fn balances(&self) -> AdapterResult<Vec<crate::wallet::KeyBalance>> {
+        let address = self.key.address();
+        let balance = self
+            .provider
+            .get_balance(address)
+            .await
+            .map_err(|e| self.rpc_err("eth_getBalance", &e, ErrorKind::InvalidResponse))?;
+        Ok(vec![crate::wallet::KeyBalance {
+            key: "relayer".into(),
+            address: format!("{address:#x}"),
+            balance: u128::try_from(balance).unwrap_or(u128::MAX),
+        }])
+    }
+}
+
+/// The key family of EVM chains: a relayer's `evm` key is its 20-byte address.
+pub const KEY_FAMILY: &str = "evm";
 
 /// The registry's factory for `kind = "evm"`.
 pub fn build(hostchain: HostchainId, config: serde_json::Value) -> BuildFuture {

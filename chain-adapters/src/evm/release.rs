@@ -17,7 +17,7 @@ use super::anchor::domain;
 use super::bindings::{BRIDGE_DOMAIN_NAME, SymbioteBridge, typed};
 use super::transactions::Purpose;
 use crate::anchor::PreparedTx;
-use crate::bridge::{BridgeLimits, ReleaseOrder, ReleaseState, Releaser};
+use crate::bridge::{BridgeLimits, ReleaseOrder, ReleaseQueue, ReleaseState, Releaser};
 use crate::error::{AdapterResult, ErrorKind};
 
 /// What the bridge did with a release nonce (its `releaseStatus`). A nonce is consumed by its
@@ -167,8 +167,25 @@ impl Releaser for EvmAdapter {
         })
     }
 
+    fn queue(&self) -> Option<&dyn ReleaseQueue> {
+        Some(self)
+    }
+
+    /// Whether the bridge has consumed release nonce `nonce` (paid, queued or cancelled).
+    async fn is_released(&self, nonce: Nonce) -> AdapterResult<bool> {
+        let bridge = self.bridge("is_released")?;
+        SymbioteBridge::new(bridge, &self.provider)
+            .isReleased(U256::from(nonce.get()))
+            .call()
+            .await
+            .map_err(|e| self.contract_err("isReleased", &e))
+    }
+}
+
+#[async_trait]
+impl ReleaseQueue for EvmAdapter {
     /// The bridge's `limitOf(token)` and `releasedInWindow(token)`.
-    async fn bridge_limits(&self, token: &TokenId) -> AdapterResult<Option<BridgeLimits>> {
+    async fn limits(&self, token: &TokenId) -> AdapterResult<BridgeLimits> {
         let bridge = self.bridge("release limits")?;
         let address = self.token_address(token, "")?;
         let contract = SymbioteBridge::new(bridge, &self.provider);
@@ -190,7 +207,7 @@ impl Releaser for EvmAdapter {
                 )
             })
         };
-        Ok(Some(BridgeLimits {
+        Ok(BridgeLimits {
             daily_cap: amount(limit.dailyCap, "dailyCap")?,
             large_transfer: amount(limit.largeTransferThreshold, "largeTransferThreshold")?,
             delay_seconds: u64::try_from(limit.delaySeconds).map_err(|_| {
@@ -200,11 +217,11 @@ impl Releaser for EvmAdapter {
                 )
             })?,
             released_in_window: amount(window, "releasedInWindow")?,
-        }))
+        })
     }
 
     /// The latest block's timestamp: the bridge compares `releaseAfter` with it.
-    async fn hostchain_time(&self) -> AdapterResult<Option<u64>> {
+    async fn time(&self) -> AdapterResult<u64> {
         let block = self
             .provider
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
@@ -217,12 +234,12 @@ impl Releaser for EvmAdapter {
                 )
             })?
             .ok_or_else(|| self.err(ErrorKind::InvalidResponse, "the node has no latest block"))?;
-        Ok(Some(block.header.timestamp))
+        Ok(block.header.timestamp)
     }
 
     /// `executeQueued(nonce)`: the gas estimate executes it, so a release that is not queued
     /// or not yet due fails here with `Rejected`.
-    async fn prepare_execute_queued(&self, nonce: Nonce) -> AdapterResult<PreparedTx> {
+    async fn prepare_execute(&self, nonce: Nonce) -> AdapterResult<PreparedTx> {
         let bridge = self.bridge("executeQueued")?;
         let call = SymbioteBridge::executeQueuedCall {
             nonce: U256::from(nonce.get()),
@@ -233,16 +250,6 @@ impl Releaser for EvmAdapter {
             Purpose::ExecuteQueued { nonce: nonce.get() },
         )
         .await
-    }
-
-    /// Whether the bridge has consumed release nonce `nonce` (paid, queued or cancelled).
-    async fn is_released(&self, nonce: Nonce) -> AdapterResult<bool> {
-        let bridge = self.bridge("is_released")?;
-        SymbioteBridge::new(bridge, &self.provider)
-            .isReleased(U256::from(nonce.get()))
-            .call()
-            .await
-            .map_err(|e| self.contract_err("isReleased", &e))
     }
 }
 

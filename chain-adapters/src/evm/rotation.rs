@@ -79,6 +79,29 @@ impl RelayerSetGovernance for EvmAdapter {
         format!("{:#x}", self.key.address())
     }
 
+    /// The member's `evm` key: its 20-byte address.
+    fn member_address(&self, relayer: &symbiote::tx::Relayer) -> AdapterResult<String> {
+        let family = symbiote::types::KeyFamily::new(super::KEY_FAMILY)
+            .map_err(|e| self.err(ErrorKind::Config, e.to_string()))?;
+        let key = relayer.hostchain_key(&family).ok_or_else(|| {
+            self.err(
+                ErrorKind::Config,
+                format!("relayer {} has no {family} key", relayer.key),
+            )
+        })?;
+        let bytes: [u8; 20] = key.as_bytes().try_into().map_err(|_| {
+            self.err(
+                ErrorKind::Config,
+                format!(
+                    "relayer {}'s {family} key has {} bytes, not the 20 of an address",
+                    relayer.key,
+                    key.as_bytes().len()
+                ),
+            )
+        })?;
+        Ok(format!("{:#x}", Address::from(bytes)))
+    }
+
     async fn contract_relayers(&self) -> AdapterResult<Vec<ContractRelayers>> {
         let mut out = Vec::new();
         for (name, contract, address) in self.rotation_contracts() {

@@ -2,23 +2,23 @@
 //! or an environment variable. Errors name where the key was read from, never the key.
 
 use solana_sdk::signature::Keypair;
+use symbiote::secret::SecretSource;
 
-/// Reads a keypair from `file` or `env` (exactly one should be given).
-pub fn load(file: Option<&str>, env: Option<&str>, what: &str) -> Result<Option<Keypair>, String> {
-    let (text, origin) = match (file, env) {
-        (Some(path), _) => (
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("{what}: cannot read key file {path}: {e}"))?,
-            format!("key file {path}"),
-        ),
-        (None, Some(var)) => (
-            std::env::var(var)
-                .map_err(|_| format!("{what}: environment variable {var} is not set"))?,
-            format!("environment variable {var}"),
-        ),
-        (None, None) => return Ok(None),
+/// Reads a keypair from `<name>_file` or `<name>_env` (at most one may be given); `None` when
+/// neither is.
+pub fn load(
+    name: &str,
+    file: Option<&str>,
+    env: Option<&str>,
+    what: &str,
+) -> Result<Option<Keypair>, String> {
+    let source = SecretSource::from_settings(name, file.map(Into::into), env.map(Into::into))
+        .map_err(|e| format!("{what}: {e}"))?;
+    let Some(source) = source else {
+        return Ok(None);
     };
-    parse(&text, &origin, what).map(Some)
+    let secret = source.read().map_err(|e| format!("{what}: {e}"))?;
+    parse(secret.expose(), secret.origin(), what).map(Some)
 }
 
 fn parse(text: &str, origin: &str, what: &str) -> Result<Keypair, String> {

@@ -28,7 +28,7 @@ use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
-use symbiote::types::HostchainId;
+use symbiote::types::{HostAddress, HostchainId};
 
 use crate::anchor::Anchorer;
 use crate::bridge::{DepositWatcher, Releaser};
@@ -86,10 +86,16 @@ impl SolanaAdapter {
     pub fn new(hostchain: HostchainId, config: SolanaConfig) -> AdapterResult<Self> {
         let config_err =
             |message: String| AdapterError::new(ErrorKind::Config, &hostchain, message);
-        let key = keys::load(config.key_file.as_deref(), config.key_env.as_deref(), "key")
-            .map_err(config_err)?
-            .ok_or_else(|| config_err("key_file or key_env is required".into()))?;
+        let key = keys::load(
+            "key",
+            config.key_file.as_deref(),
+            config.key_env.as_deref(),
+            "key",
+        )
+        .map_err(config_err)?
+        .ok_or_else(|| config_err("key_file or key_env is required".into()))?;
         let vault_key = keys::load(
+            "vault_key",
             config.vault_key_file.as_deref(),
             config.vault_key_env.as_deref(),
             "vault key",
@@ -186,6 +192,21 @@ impl HostchainAdapter for SolanaAdapter {
         self
     }
 
+    fn wallet(&self) -> &dyn crate::wallet::Wallet {
+        self
+    }
+
+    /// The base58 text of a 32-byte public key (on or off the curve).
+    fn canonical_address(&self, address: &str) -> AdapterResult<HostAddress> {
+        let key = address.parse::<Pubkey>().map_err(|e| {
+            self.err(
+                ErrorKind::Config,
+                format!("'{address}' is not a Solana address ({e})"),
+            )
+        })?;
+        HostAddress::new(&key.to_string()).map_err(|e| self.err(ErrorKind::Config, e.to_string()))
+    }
+
     fn deposits(&self) -> Option<&dyn DepositWatcher> {
         Some(self)
     }
@@ -199,6 +220,32 @@ impl HostchainAdapter for SolanaAdapter {
     /// The scout needs nothing but RPC: any relayer of the bridge can inspect destinations.
     fn scout(&self) -> Option<&dyn Scout> {
         Some(self)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::wallet::Wallet for SolanaAdapter {
+    /// The lamports of the relayer key (which pays every fee) and, when this relayer holds it,
+    /// of the vault key.
+    async fn balances(&self) -> AdapterResult<Vec<crate::wallet::KeyBalance>> {
+        let mut keys = vec![("relayer", self.key.pubkey())];
+        if let Some(vault) = &self.vault_key {
+            keys.push(("vault", vault.pubkey()));
+        }
+        let mut out = Vec::new();
+        for (name, key) in keys {
+            let lamports = self
+                .rpc
+                .get_balance(&key)
+                .await
+                .map_err(|e| self.rpc_err("getBalance", &e))?;
+            out.push(crate::wallet::KeyBalance {
+                key: name.into(),
+                address: key.to_string(),
+                balance: u128::from(lamports),
+            });
+        }
+        Ok(out)
     }
 }
 

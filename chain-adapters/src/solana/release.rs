@@ -131,15 +131,6 @@ impl Releaser for SolanaAdapter {
         .await
     }
 
-    /// The vault pays at once: Solana releases are never queued by the hostchain (the relayer
-    /// enforces its configured limits before sending).
-    async fn prepare_execute_queued(&self, nonce: Nonce) -> AdapterResult<PreparedTx> {
-        Err(self.err(
-            ErrorKind::Config,
-            format!("the Solana vault has no queue to execute release {nonce} from"),
-        ))
-    }
-
     /// Searches the vault's latest `release_lookback` signatures (at `confirmed`) for a
     /// successful transaction with the release memo of `nonce`.
     async fn is_released(&self, nonce: Nonce) -> AdapterResult<bool> {

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use symbiote::types::Nonce;
+use symbiote::hash::Hash;
+use symbiote::types::{HostchainId, Nonce};
 
 use crate::api::{ApiError, ApiState};
 use crate::store::{DepositState, ReleaseRow, ReleaseStep, Store, StoreError};
@@ -58,7 +59,11 @@ async fn deposits(
             DepositState::parse(s).map_err(|_| {
                 bad(format!(
                     "state '{s}' is not one of {}",
-                    DepositState::ALL.map(|s| s.as_str()).join(", ")
+                    DepositState::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })
         })
@@ -76,7 +81,11 @@ fn parse_steps(text: Option<&str>) -> Result<Vec<ReleaseStep>, ApiError> {
             ReleaseStep::parse(s.trim()).map_err(|_| {
                 bad(format!(
                     "state '{s}' is not one of {}",
-                    ReleaseStep::ALL.map(|s| s.as_str()).join(", ")
+                    ReleaseStep::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })
         })
@@ -97,11 +106,11 @@ async fn releases(
 /// A release with its history and report.
 async fn detail(store: &Store, row: ReleaseRow) -> Result<Value, StoreError> {
     let history = store.release_history(row.nonce).await?;
-    let report_batch = match row.report_hash.as_deref() {
+    let report_batch = match &row.report_hash {
         Some(hash) => store.report_batch(hash).await?,
         None => None,
     };
-    let report = match row.report_hash.as_deref() {
+    let report = match &row.report_hash {
         Some(hash) => store
             .report(hash)
             .await?
@@ -151,7 +160,10 @@ async fn report(
     State(app): State<ApiState>,
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {
-    let hash = hash.trim_start_matches("0x").to_lowercase();
+    let hash: Hash = hash
+        .trim_start_matches("0x")
+        .parse()
+        .map_err(|e| bad(format!("'{hash}' is not a report hash: {e}")))?;
     let row = app
         .store
         .report(&hash)
@@ -162,18 +174,18 @@ async fn report(
 
 /// The bridge's part of the status summary.
 pub async fn summary(store: &Store) -> Result<Value, StoreError> {
-    let group = |counts: Vec<(String, String, u64)>| {
+    fn group<S: std::fmt::Display>(counts: Vec<(HostchainId, S, u64)>) -> Value {
         let mut out = serde_json::Map::new();
         for (hostchain, state, n) in counts {
             let entry = out
-                .entry(hostchain)
+                .entry(hostchain.to_string())
                 .or_insert_with(|| Value::Object(serde_json::Map::new()));
             if let Value::Object(map) = entry {
-                map.insert(state, json!(n));
+                map.insert(state.to_string(), json!(n));
             }
         }
         Value::Object(out)
-    };
+    }
     Ok(json!({
         "deposits": group(store.deposit_counts().await?),
         "releases": group(store.release_counts().await?),

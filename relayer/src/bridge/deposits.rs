@@ -15,8 +15,9 @@
 
 use std::sync::Arc;
 
-use chain_adapters::{DepositCursor, HostchainAdapter};
+use chain_adapters::HostchainAdapter;
 use symbiote::tx::{DepositId, MAX_BATCH_ENTRIES, Transaction};
+use symbiote::types::HostchainId;
 use symbiote::wire::DepositReply;
 use tokio_util::sync::CancellationToken;
 
@@ -30,8 +31,11 @@ const MAX_SCANS_PER_PASS: usize = 20;
 /// Watches one hostchain's bridge and gets its deposits minted.
 #[derive(Clone)]
 pub struct DepositStage {
+    /// What every bridge stage shares.
     pub ctx: Arc<BridgeContext>,
-    pub hostchain: String,
+    /// The hostchain.
+    pub hostchain: HostchainId,
+    /// Its adapter (which has a deposit watcher).
     pub adapter: Arc<dyn HostchainAdapter>,
 }
 
@@ -41,20 +45,14 @@ impl DepositStage {
         let Some(watcher) = self.adapter.deposits() else {
             return Ok(0);
         };
-        let mut cursor = DepositCursor(
-            self.ctx
-                .store
-                .deposit_cursor(&self.hostchain)
-                .await?
-                .unwrap_or_default(),
-        );
+        let mut cursor = self.ctx.store.deposit_cursor(&self.hostchain).await?;
         let mut added = 0;
         for _ in 0..MAX_SCANS_PER_PASS {
             let scan = watcher.scan_deposits(&cursor).await?;
             added += self
                 .ctx
                 .store
-                .record_scan(&self.hostchain, &scan.deposits, &scan.next.0)
+                .record_scan(&self.hostchain, &scan.deposits, &scan.next)
                 .await?;
             if scan.next == cursor {
                 break;
@@ -77,10 +75,7 @@ impl DepositStage {
             .store
             .deposits_in(&self.hostchain, DepositState::Attested, 1_000)
             .await?;
-        let ids = attested
-            .iter()
-            .map(|row| row.deposit_id())
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<DepositId> = attested.iter().map(DepositRow::deposit_id).collect();
         let replies = self.replies(&ids).await?;
         let mut minted = Vec::new();
         let mut lost = Vec::new();
@@ -110,7 +105,7 @@ impl DepositStage {
             .await?;
         let mut routable: Vec<(&DepositRow, symbiote::tx::Deposit)> = Vec::new();
         for row in &seen {
-            if let Some(deposit) = row.deposit()? {
+            if let Some(deposit) = row.deposit() {
                 routable.push((row, deposit));
             }
         }
@@ -162,7 +157,7 @@ impl DepositStage {
                         &ids,
                         DepositState::Seen,
                         DepositState::Attested,
-                        Some(&hash.to_string()),
+                        Some(&hash),
                         &format!("attested in symbiote transaction {hash}"),
                     )
                     .await?;

@@ -13,28 +13,29 @@
 //!   follow;
 //! - [`rotation`]: one stage per hostchain with contracts holding a relayer set: carries the
 //!   symbiote's relayer set to them with the old set's signatures;
-//! - [`config`]: `[bridge]` and `[scout]`.
 
 pub mod api;
-pub mod config;
 pub mod deposits;
 pub mod publisher;
 pub mod releases;
 pub mod rotation;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chain_adapters::AdapterError;
 use symbiote::client::{ClientError, NodeClient};
 use symbiote::crypto::Keypair;
-use symbiote::types::SymbioteId;
+use symbiote::types::{HostchainId, SymbioteId, TokenId};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{BridgeSection, LimitConfig};
 use crate::metrics::Metrics;
+use crate::retry::{Backoff, Failure, RetryPolicy};
 use crate::scout::{ReportError, ScoutPolicy};
 use crate::store::{Store, StoreError};
-use config::BridgeSection;
+use crate::tracker::TrackError;
 use publisher::{PublishError, Publisher};
 
 /// Why a bridge step failed.
@@ -50,36 +51,61 @@ pub enum BridgeError {
     Publish(#[from] PublishError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Track(#[from] TrackError),
     #[error("{0}")]
     Inconsistent(String),
 }
 
-impl BridgeError {
-    /// A label for the error metrics.
-    pub fn kind(&self) -> &'static str {
+impl Failure for BridgeError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            BridgeError::Adapter(e) => e.is_retryable(),
+            BridgeError::Store(e) => e.is_retryable(),
+            BridgeError::Node(e) => e.is_retryable(),
+            BridgeError::Publish(e) => e.is_retryable(),
+            BridgeError::Track(e) => e.is_retryable(),
+            BridgeError::Report(_) | BridgeError::Inconsistent(_) => false,
+        }
+    }
+
+    fn label(&self) -> &'static str {
         match self {
             BridgeError::Adapter(e) => e.kind.label(),
             BridgeError::Store(_) => "store",
-            BridgeError::Node(_) => "symbiote",
-            BridgeError::Publish(_) => "symbiote",
+            BridgeError::Node(_) | BridgeError::Publish(_) => "symbiote",
             BridgeError::Report(_) => "report",
+            BridgeError::Track(e) => e.label(),
             BridgeError::Inconsistent(_) => "inconsistent",
+        }
+    }
+
+    fn is_store(&self) -> bool {
+        match self {
+            BridgeError::Store(_) => true,
+            BridgeError::Track(e) => e.is_store(),
+            _ => false,
         }
     }
 }
 
 /// What every bridge stage shares.
 pub struct BridgeContext {
+    /// Backoff of failing steps and items.
+    pub retry: RetryPolicy,
     pub store: Store,
     pub node: NodeClient,
     pub symbiote: SymbioteId,
     pub publisher: Publisher,
     pub policy: ScoutPolicy,
     pub config: BridgeSection,
+    /// `[bridge.limits]` by hostchain and token.
+    pub limits: BTreeMap<(HostchainId, TokenId), LimitConfig>,
     pub metrics: Metrics,
 }
 
 impl BridgeContext {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         node: NodeClient,
@@ -87,7 +113,9 @@ impl BridgeContext {
         key: Arc<Keypair>,
         policy: ScoutPolicy,
         config: BridgeSection,
+        limits: BTreeMap<(HostchainId, TokenId), LimitConfig>,
         metrics: Metrics,
+        retry: RetryPolicy,
     ) -> Self {
         let publisher = Publisher::new(
             node.clone(),
@@ -96,37 +124,40 @@ impl BridgeContext {
             Duration::from_secs(config.publish_timeout_seconds.max(1)),
         );
         BridgeContext {
+            retry,
             store,
             node,
             symbiote,
             publisher,
             policy,
             config,
+            limits,
             metrics,
         }
     }
 }
 
-/// Runs `step` every poll interval until `shutdown`, backing off exponentially while it fails;
-/// failures are logged and counted for `hostchain` as `what`.
+/// Runs `step` every poll interval until `shutdown`, backing off by the retry policy while it
+/// fails; failures are logged and counted for `hostchain` as `what`.
 pub(crate) async fn run_stage<F, Fut>(
     ctx: &BridgeContext,
     what: &'static str,
-    hostchain: &str,
+    hostchain: &HostchainId,
     shutdown: CancellationToken,
     mut step: F,
 ) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), BridgeError>>,
 {
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::new(ctx.retry);
+    let poll = ctx.config.poll_interval();
     loop {
         let wait = match step().await {
-            Ok(()) => backoff.reset(ctx.config.poll_interval()),
+            Ok(()) => backoff.succeeded(poll),
             Err(e) => {
-                ctx.metrics.rpc_error(hostchain, e.kind());
-                let wait = backoff.fail(ctx.config.poll_interval());
-                tracing::warn!(hostchain, stage = what, error = %e, retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "bridge stage step failed");
+                ctx.metrics.failure(hostchain.as_str(), &e);
+                let wait = backoff.failed(poll);
+                tracing::warn!(%hostchain, stage = what, error = %e, retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "bridge stage step failed");
                 wait
             }
         };
@@ -134,24 +165,5 @@ pub(crate) async fn run_stage<F, Fut>(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-    }
-}
-
-/// Exponential backoff between failing steps, capped at five minutes.
-#[derive(Default)]
-pub(crate) struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    pub(crate) fn reset(&mut self, poll: Duration) -> Duration {
-        self.failures = 0;
-        poll
-    }
-
-    pub(crate) fn fail(&mut self, poll: Duration) -> Duration {
-        self.failures = self.failures.saturating_add(1).min(12);
-        poll.saturating_mul(2u32.saturating_pow(self.failures))
-            .min(Duration::from_secs(300))
     }
 }

@@ -30,6 +30,18 @@ pub enum PublishError {
     Timeout { hash: Hash, waited: Duration },
 }
 
+impl PublishError {
+    /// Whether publishing again later can help: the node was out of reach or slow, or another
+    /// process of this key took the nonce; not when the symbiote refused the transaction.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PublishError::Node(e) => e.is_retryable(),
+            PublishError::Refused(_) => false,
+            PublishError::Superseded(_) | PublishError::Timeout { .. } => true,
+        }
+    }
+}
+
 /// Publishes one relayer key's transactions.
 pub struct Publisher {
     node: NodeClient,

@@ -4,61 +4,74 @@
 //! (`Cosign`), and whoever sees a threshold of them there submits the rotation. Afterwards the
 //! contract accepts only the new set's signatures.
 //!
-//! Nothing is stored: each pass compares the contract with the symbiote, and the contract's
-//! rotation nonce makes a second submission of the same rotation fail harmlessly.
+//! The submission is stored (`rotations`, with its transaction in `host_txs`) before it is
+//! sent, and followed by the [`Tracker`] until final; the contract's rotation nonce makes a
+//! second submission of the same rotation, by this relayer or another, fail harmlessly.
+//! Addresses are compared in the adapter's canonical form.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use chain_adapters::{HostchainAdapter, Rotation};
+use chain_adapters::{ContractRelayers, HostchainAdapter, RelayerSetGovernance, Rotation};
 use symbiote::hash::Hash;
 use symbiote::tx::{Cosignature, Transaction};
-use tokio::sync::Mutex;
+use symbiote::types::HostchainId;
 use tokio_util::sync::CancellationToken;
 
 use super::publisher::PublishError;
 use super::{BridgeContext, BridgeError};
-
-/// How long a submitted rotation is given before it is submitted again.
-const RESUBMIT_AFTER: Duration = Duration::from_secs(30);
+use crate::store::{RotationRow, TxPurpose};
+use crate::tracker::{Progress, Tracker, Watch};
 
 /// Rotates the relayer sets of one hostchain's contracts.
 #[derive(Clone)]
 pub struct RotationStage {
+    /// What every bridge stage shares.
     pub ctx: Arc<BridgeContext>,
-    pub hostchain: String,
+    /// The hostchain.
+    pub hostchain: HostchainId,
+    /// Its adapter (which has contracts holding relayer sets).
     pub adapter: Arc<dyn HostchainAdapter>,
-    /// Rotations submitted by this process, by (contract, nonce), and when.
-    pub sent: Arc<Mutex<HashMap<(String, u64), Instant>>>,
-}
-
-fn same_members(a: &[String], b: &[String]) -> bool {
-    let norm = |v: &[String]| {
-        let mut v: Vec<String> = v.iter().map(|s| s.to_lowercase()).collect();
-        v.sort();
-        v
-    };
-    norm(a) == norm(b)
+    /// Sends and follows the rotation transactions.
+    pub tracker: Tracker,
 }
 
 impl RotationStage {
+    /// `addresses` in the adapter's canonical form, as a set.
+    fn canonical(&self, addresses: &[String]) -> Result<BTreeSet<String>, BridgeError> {
+        addresses
+            .iter()
+            .map(|a| Ok(self.adapter.canonical_address(a)?.as_str().to_string()))
+            .collect()
+    }
+
     /// One pass over the contracts.
     pub async fn step(&self) -> Result<(), BridgeError> {
         let Some(governance) = self.adapter.relayer_sets() else {
             return Ok(());
         };
         let set = self.ctx.node.governance().await?.relayers.current().clone();
-        let members: Vec<String> = set
+        let members = set
             .members
             .iter()
-            .map(|r| format!("0x{}", hex::encode(r.evm_address.0)))
-            .collect();
+            .map(|r| governance.member_address(r))
+            .collect::<Result<Vec<String>, _>>()?;
+        let wanted = self.canonical(&members)?;
         let threshold = u64::from(set.threshold);
-        let me = governance.own_address().to_lowercase();
-        let key = self.ctx.publisher.key().public();
         for contract in governance.contract_relayers().await? {
-            if same_members(&contract.members, &members) && contract.threshold == threshold {
+            self.finish_earlier(&contract).await?;
+            let open = self
+                .ctx
+                .store
+                .rotation(&self.hostchain, &contract.contract, contract.nonce)
+                .await?;
+            if self.canonical(&contract.members)? == wanted && contract.threshold == threshold {
+                if let Some(row) = open {
+                    self.ctx
+                        .store
+                        .finish_rotation(&row, "the contract holds the symbiote's set")
+                        .await?;
+                }
                 continue;
             }
             let rotation = Rotation {
@@ -67,48 +80,135 @@ impl RotationStage {
                 threshold,
                 nonce: contract.nonce,
             };
-            let subject = Hash(governance.rotation_digest(&rotation).await?);
-            let mut published = self.ctx.node.cosignatures(&subject).await?.signatures;
-            let signer = contract.members.iter().any(|m| m.to_lowercase() == me);
-            if signer && !published.iter().any(|s| s.relayer == key) {
-                let signature = governance.sign_rotation(&rotation).await?;
-                match self
-                    .ctx
-                    .publisher
-                    .publish(Transaction::Cosign {
-                        entries: vec![Cosignature { subject, signature }],
-                    })
-                    .await
-                {
-                    Ok(hash) => {
-                        tracing::info!(hostchain = %self.hostchain, contract = %contract.contract, nonce = contract.nonce, tx = %hash, "rotation of the contract's relayer set signed");
-                    }
-                    Err(PublishError::Superseded(_)) => {}
-                    Err(e) => return Err(e.into()),
+            let Some(signatures) = self.cosign(governance, &contract, &rotation).await? else {
+                continue;
+            };
+            match open {
+                Some(row) if row.state == crate::store::RotationState::Submitted => {
+                    self.follow(governance, &row, &rotation, &signatures)
+                        .await?
                 }
-                published = self.ctx.node.cosignatures(&subject).await?.signatures;
+                _ => self.submit(governance, &rotation, &signatures).await?,
             }
-            let threshold_now = usize::try_from(contract.threshold).unwrap_or(usize::MAX);
-            if published.len() < threshold_now {
-                continue;
-            }
-            let id = (contract.contract.clone(), contract.nonce);
-            if self
-                .sent
-                .lock()
-                .await
-                .get(&id)
-                .is_some_and(|at| at.elapsed() < RESUBMIT_AFTER)
-            {
-                continue;
-            }
-            let signatures: Vec<Vec<u8>> = published.into_iter().map(|s| s.signature).collect();
-            let tx = governance.prepare_rotation(&rotation, &signatures).await?;
-            self.adapter.anchorer().broadcast(&tx).await?;
-            self.sent.lock().await.insert(id, Instant::now());
-            tracing::info!(hostchain = %self.hostchain, contract = %contract.contract, nonce = contract.nonce, tx = %tx.id, members = ?members, threshold, "rotation of the contract's relayer set submitted");
         }
         Ok(())
+    }
+
+    /// Marks done the rotations of `contract` the contract has moved past.
+    async fn finish_earlier(&self, contract: &ContractRelayers) -> Result<(), BridgeError> {
+        for row in self.ctx.store.open_rotations(&self.hostchain).await? {
+            if row.contract == contract.contract && row.nonce < contract.nonce {
+                let reason = format!("the contract's rotation nonce is now {}", contract.nonce);
+                self.ctx.store.finish_rotation(&row, &reason).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes this relayer's signature of `rotation` if it is a signer that has not yet;
+    /// returns the published signatures once they reach the contract's threshold.
+    async fn cosign(
+        &self,
+        governance: &dyn RelayerSetGovernance,
+        contract: &ContractRelayers,
+        rotation: &Rotation,
+    ) -> Result<Option<Vec<Vec<u8>>>, BridgeError> {
+        let subject = Hash(governance.rotation_digest(rotation).await?);
+        let mut published = self.ctx.node.cosignatures(&subject).await?.signatures;
+        let key = self.ctx.publisher.key().public();
+        let me = self
+            .adapter
+            .canonical_address(&governance.own_address())?
+            .as_str()
+            .to_string();
+        let signer = self.canonical(&contract.members)?.contains(&me);
+        if signer && !published.iter().any(|s| s.relayer == key) {
+            let signature = governance.sign_rotation(rotation).await?;
+            let body = Transaction::Cosign {
+                entries: vec![Cosignature { subject, signature }],
+            };
+            match self.ctx.publisher.publish(body).await {
+                Ok(hash) => {
+                    tracing::info!(hostchain = %self.hostchain, contract = %contract.contract, nonce = contract.nonce, tx = %hash, "rotation of the contract's relayer set signed");
+                }
+                Err(PublishError::Superseded(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            published = self.ctx.node.cosignatures(&subject).await?.signatures;
+        }
+        let needed = usize::try_from(contract.threshold).unwrap_or(usize::MAX);
+        if published.len() < needed {
+            return Ok(None);
+        }
+        Ok(Some(published.into_iter().map(|s| s.signature).collect()))
+    }
+
+    /// Prepares, stores and sends the rotation.
+    async fn submit(
+        &self,
+        governance: &dyn RelayerSetGovernance,
+        rotation: &Rotation,
+        signatures: &[Vec<u8>],
+    ) -> Result<(), BridgeError> {
+        let tx = governance.prepare_rotation(rotation, signatures).await?;
+        self.ctx
+            .store
+            .record_rotation_tx(
+                &self.hostchain,
+                &rotation.contract,
+                rotation.nonce,
+                &rotation.members,
+                rotation.threshold,
+                &tx,
+                &format!("rotation sent as {}", tx.id),
+            )
+            .await?;
+        let purpose = TxPurpose::Rotation {
+            contract: rotation.contract.clone(),
+            nonce: rotation.nonce,
+        };
+        self.tracker.send(&purpose, &tx).await?;
+        tracing::info!(hostchain = %self.hostchain, contract = %rotation.contract, nonce = rotation.nonce, tx = %tx.id, members = ?rotation.members, threshold = rotation.threshold, "rotation of the contract's relayer set submitted");
+        Ok(())
+    }
+
+    /// Follows a submitted rotation the contract has not applied yet: one that is final without
+    /// having rotated, or dropped, is submitted anew.
+    async fn follow(
+        &self,
+        governance: &dyn RelayerSetGovernance,
+        row: &RotationRow,
+        rotation: &Rotation,
+        signatures: &[Vec<u8>],
+    ) -> Result<(), BridgeError> {
+        let purpose = row.purpose();
+        let progress = self
+            .tracker
+            .follow(Watch {
+                purpose: &purpose,
+                seen: None,
+                waiting_since: row.state_since,
+            })
+            .await?;
+        let why = match progress {
+            Progress::Included {
+                fin: true,
+                tx_id,
+                inclusion,
+                ..
+            } => format!(
+                "{tx_id} is final in block {} but the contract still waits for rotation {}",
+                inclusion.height, row.nonce
+            ),
+            Progress::Dropped { reasons } => format!("dropped ({reasons})"),
+            Progress::Included { .. }
+            | Progress::Waiting { .. }
+            | Progress::Resent { .. }
+            | Progress::Replaced { .. } => return Ok(()),
+        };
+        tracing::warn!(hostchain = %self.hostchain, contract = %row.contract, nonce = row.nonce, why, "rotation submitted again");
+        self.ctx.store.finish_rotation(row, &why).await?;
+        self.submit(governance, rotation, signatures).await
     }
 
     /// Runs until `shutdown`.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use sqlx::{AnyConnection, Connection, Row};
 use symbiote::types::SymbioteId;
 
-use super::names::{ReplicaId, Role, WorkerRow};
+use crate::roles::{ReplicaId, Role};
+use crate::store::WorkerRow;
 use crate::store::{Store, StoreError, now_ms};
 
 /// How long opening a lock session may take (a connection to the server, then its settings).
@@ -44,11 +45,12 @@ impl LockKey {
         const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
         let mut hash = OFFSET;
+        let name = role.name();
         let parts: [&[u8]; 4] = [
             b"symbiote-relayer lease v1\0",
             symbiote.as_hash().as_bytes(),
             b"\0",
-            role.as_str().as_bytes(),
+            name.as_bytes(),
         ];
         for byte in parts.into_iter().flatten() {
             hash ^= u64::from(*byte);
@@ -134,8 +136,8 @@ impl LockSession {
         since: i64,
     ) -> Result<(), LeaseError> {
         let row = WorkerRow {
-            role: self.role.to_string(),
-            replica: replica.to_string(),
+            role: self.role.clone(),
+            replica: replica.clone(),
             since,
             heartbeat: now_ms(),
         };
@@ -144,8 +146,8 @@ impl LockSession {
 
     /// Whether `replica` has any session on this database: its lock sessions and the one of
     /// [`Leases::presence`]. None: the process is dead (or cut off from the server entirely).
-    pub(super) async fn present(&mut self, replica: &str) -> Result<bool, LeaseError> {
-        let label = format!("relayer {replica}");
+    pub(super) async fn present(&mut self, replica: &ReplicaId) -> Result<bool, LeaseError> {
+        let label = replica.label();
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND (application_name = $1 OR starts_with(application_name, $2))",
         )
@@ -160,7 +162,7 @@ impl LockSession {
     /// Forgets the `workers` row of `replica`, frees the lock and closes the session.
     pub async fn release(mut self, replica: &ReplicaId) -> Result<(), LeaseError> {
         if self.held {
-            Store::remove_worker_on(&mut self.conn, self.role.as_str(), replica.as_str()).await?;
+            Store::remove_worker_on(&mut self.conn, &self.role, replica).await?;
             sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(self.key.get())
                 .execute(&mut self.conn)
@@ -253,27 +255,36 @@ fn truncate(text: &mut String, max: usize) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    fn chain(id: &str) -> symbiote::types::HostchainId {
+        symbiote::types::HostchainId::new(id).unwrap()
+    }
 
     #[test]
     fn lock_keys_are_stable_and_distinct() {
         let symbiote = SymbioteId::from_name("test");
-        let follower = LockKey::new(&symbiote, &Role::follower());
+        let follower = LockKey::new(&symbiote, &Role::Follower);
         // The key is shared by every version of the relayer: it must never change.
         let fixed = SymbioteId::from_hash(symbiote::hash::Hash([7; 32]));
         assert_eq!(
-            LockKey::new(&fixed, &Role::follower()).get(),
+            LockKey::new(&fixed, &Role::Follower).get(),
             4_622_871_593_563_313_863
         );
-        assert_eq!(follower, LockKey::new(&symbiote, &Role::new("follower")));
-        assert_ne!(follower, LockKey::new(&symbiote, &Role::batcher()));
+        assert_eq!(
+            follower,
+            LockKey::new(&symbiote, &"follower".parse::<Role>().unwrap())
+        );
+        assert_ne!(follower, LockKey::new(&symbiote, &Role::Batcher));
         assert_ne!(
             follower,
-            LockKey::new(&SymbioteId::from_name("other"), &Role::follower())
+            LockKey::new(&SymbioteId::from_name("other"), &Role::Follower)
         );
         assert_ne!(
-            LockKey::new(&symbiote, &Role::anchorer("evm-1")),
-            LockKey::new(&symbiote, &Role::anchorer("evm-2"))
+            LockKey::new(&symbiote, &Role::Anchorer(chain("evm-1"))),
+            LockKey::new(&symbiote, &Role::Anchorer(chain("evm-2")))
         );
     }
 }

@@ -4,34 +4,28 @@
 //!
 //! - `pending`: prepare (build and sign) the transaction, store it, then send it.
 //! - `prepared`: send the stored transaction (after a crash: the same transaction).
-//! - `broadcast` / `included`: follow every transaction prepared for the anchor (the original
-//!   and its replacements; any of them may be the one included). Included past the depth:
-//!   `final`. Reorged out: sent again, back to `broadcast`. Not included after
-//!   `replace_after_seconds`: a fee-bumped replacement is prepared and stored before it is sent.
+//! - `broadcast` / `included`: the [`Tracker`] follows every transaction stored for the anchor
+//!   (the original and its replacements). Included past the depth: `final`. Reorged out: sent
+//!   again, back to `broadcast`. Not included after `replace_after_seconds`: replaced by a
+//!   fee-bumped transaction (stored before it is sent), `prepared` then `broadcast` again.
 //!   Every transaction dropped: back to `pending`, prepared anew.
 //!
-//! Retryable errors (node down, no funds) back off exponentially; an anchor refused for good
-//! after several attempts becomes `failed` with the reason, for an operator.
-//! Anchors are prepared in sequence order: a later one is not prepared while an earlier one of
-//! the same hostchain still waits to be prepared, which keeps EVM nonces and Bitcoin change
-//! chains in order.
+//! Failures follow the shared [`RetryPolicy`]: backoff, and `failed` after several failures
+//! that cannot heal by themselves, for an operator. Anchors are prepared in sequence order: a
+//! later one is not prepared while an earlier one of the same hostchain still waits to be
+//! prepared, which keeps EVM nonces and Bitcoin change chains in order.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use chain_adapters::{
-    AdapterError, AnchorRequest, ErrorKind, HostchainAdapter, PreparedTx, TxStatus,
-};
+use chain_adapters::{AdapterError, AnchorRequest, HostchainAdapter, PreparedTx};
 use symbiote::anchor::AnchorPayload;
-use symbiote::types::{Sequence, SymbioteId};
+use symbiote::types::{HostchainId, SymbioteId};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::AnchoringSection;
 use crate::metrics::Metrics;
+use crate::retry::{Failure, Retry, RetryPolicy};
 use crate::store::{AnchorRow, AnchorState, Store, StoreError, now_ms};
-
-/// Non-retryable failures tolerated before an anchor is marked failed.
-const MAX_HARD_FAILURES: u64 = 5;
+use crate::tracker::{Progress, Sent, TrackError, Tracker, Watch};
 
 /// Why a step on one anchor failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,21 +34,53 @@ pub enum AnchorError {
     Adapter(#[from] AdapterError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Track(#[from] TrackError),
     #[error("anchor {0}: {1}")]
-    Inconsistent(i64, String),
+    Inconsistent(crate::store::AnchorId, String),
+}
+
+impl Failure for AnchorError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            AnchorError::Adapter(e) => e.is_retryable(),
+            AnchorError::Store(e) => e.is_retryable(),
+            AnchorError::Track(e) => e.is_retryable(),
+            AnchorError::Inconsistent(..) => false,
+        }
+    }
+    fn label(&self) -> &'static str {
+        match self {
+            AnchorError::Adapter(e) => e.kind.label(),
+            AnchorError::Store(_) => "store",
+            AnchorError::Track(e) => e.label(),
+            AnchorError::Inconsistent(..) => "inconsistent",
+        }
+    }
+    fn is_store(&self) -> bool {
+        match self {
+            AnchorError::Store(_) => true,
+            AnchorError::Track(e) => e.is_store(),
+            _ => false,
+        }
+    }
 }
 
 /// Drives the anchors of one hostchain.
 #[derive(Clone)]
 pub struct HostchainAnchorer {
-    /// The hostchain's id as stored.
-    pub hostchain: String,
+    /// The hostchain.
+    pub hostchain: HostchainId,
     /// Its adapter.
     pub adapter: Arc<dyn HostchainAdapter>,
     /// Anchors and their transactions.
     pub store: Store,
-    /// Timing.
-    pub config: AnchoringSection,
+    /// Sends and follows the anchors' transactions.
+    pub tracker: Tracker,
+    /// Backoff, and when to give an anchor up.
+    pub retry: RetryPolicy,
+    /// How often to look at the anchors.
+    pub poll: std::time::Duration,
     /// The relayer's own symbiote.
     pub symbiote: SymbioteId,
     /// Counters.
@@ -85,39 +111,30 @@ impl HostchainAnchorer {
     }
 
     async fn failed(&self, anchor: &AnchorRow, error: &AnchorError) -> Result<(), StoreError> {
-        let (retryable, kind) = match error {
-            AnchorError::Adapter(e) => (e.is_retryable(), e.kind.label()),
-            AnchorError::Store(_) => (true, "store"),
-            AnchorError::Inconsistent(..) => (false, "inconsistent"),
-        };
-        self.metrics.rpc_error(&self.hostchain, kind);
-        let attempts = anchor.attempts + 1;
-        if !retryable && attempts >= MAX_HARD_FAILURES {
-            tracing::error!(anchor = anchor.id, hostchain = %self.hostchain, error = %error, "anchor failed for good");
-            return self
-                .store
-                .move_anchor(
-                    anchor,
-                    AnchorState::Failed,
-                    None,
-                    anchor.inclusion.as_ref(),
-                    anchor.confirmations,
-                    &error.to_string(),
-                )
-                .await;
+        self.metrics.failure(self.hostchain.as_str(), error);
+        let failures = anchor.attempts + 1;
+        match self.retry.after(failures, error.is_retryable()) {
+            Retry::GiveUp => {
+                tracing::error!(anchor = %anchor.id, hostchain = %self.hostchain, error = %error, "anchor failed for good");
+                self.store
+                    .move_anchor(
+                        anchor,
+                        AnchorState::Failed,
+                        None,
+                        anchor.inclusion.as_ref(),
+                        anchor.confirmations,
+                        &error.to_string(),
+                    )
+                    .await
+            }
+            Retry::After(wait) => {
+                tracing::warn!(anchor = %anchor.id, hostchain = %self.hostchain, error = %error, retry_in_s = wait.as_secs(), "anchor step failed");
+                let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                self.store
+                    .record_failure(anchor, &error.to_string(), now_ms().saturating_add(wait_ms))
+                    .await
+            }
         }
-        let exponent = u32::try_from(attempts.min(16)).unwrap_or(16);
-        let wait = 2u64
-            .saturating_pow(exponent)
-            .min(self.config.max_backoff_seconds.max(1));
-        tracing::warn!(anchor = anchor.id, hostchain = %self.hostchain, error = %error, retry_in_s = wait, "anchor step failed");
-        self.store
-            .record_failure(
-                anchor,
-                &error.to_string(),
-                now_ms() + i64::try_from(wait * 1000).unwrap_or(i64::MAX),
-            )
-            .await
     }
 
     async fn request(&self, anchor: &AnchorRow) -> Result<AnchorRequest, AnchorError> {
@@ -131,7 +148,7 @@ impl HostchainAnchorer {
         Ok(AnchorRequest {
             symbiote: self.symbiote,
             payload: AnchorPayload {
-                sequence: Sequence::new(anchor.sequence),
+                sequence: anchor.sequence,
                 root: aggregate.root(),
             },
             from: commitment.from,
@@ -146,210 +163,146 @@ impl HostchainAnchorer {
             .await?
             .into_iter()
             .next()
+            .map(|stored| stored.tx)
             .ok_or_else(|| AnchorError::Inconsistent(anchor.id, "no prepared transaction".into()))
     }
 
     /// Moves one anchor as far as it can go now.
     async fn advance(&self, anchor: &AnchorRow) -> Result<(), AnchorError> {
-        let anchorer = self.adapter.anchorer();
         match anchor.state {
             AnchorState::Pending => {
                 let request = self.request(anchor).await?;
-                let tx = anchorer.prepare_anchor(&request).await?;
+                let tx = self.adapter.anchorer().prepare_anchor(&request).await?;
                 self.store.record_prepared(anchor, &tx, "prepared").await?;
-                self.send(anchor, &tx, AnchorState::Prepared).await
+                self.send(&anchor.with_state(AnchorState::Prepared), &tx)
+                    .await
             }
             AnchorState::Prepared => {
                 let tx = self.latest_tx(anchor).await?;
-                self.send(anchor, &tx, AnchorState::Prepared).await
+                self.send(anchor, &tx).await
             }
             AnchorState::Broadcast | AnchorState::Included => self.follow(anchor).await,
             AnchorState::Final | AnchorState::Failed => Ok(()),
         }
     }
 
-    async fn send(
-        &self,
-        anchor: &AnchorRow,
-        tx: &PreparedTx,
-        from: AnchorState,
-    ) -> Result<(), AnchorError> {
-        let current = AnchorRow {
-            state: from,
-            ..anchor.clone()
+    /// Sends the stored transaction of a `prepared` anchor.
+    async fn send(&self, prepared: &AnchorRow, tx: &PreparedTx) -> Result<(), AnchorError> {
+        let (to, reason) = match self.tracker.send(&prepared.purpose(), tx).await? {
+            Sent::Sent => (AnchorState::Broadcast, format!("sent {}", tx.id)),
+            Sent::Dropped { reason } => (
+                AnchorState::Pending,
+                format!("dropped ({reason}); preparing again"),
+            ),
         };
-        match self.adapter.anchorer().broadcast(tx).await {
-            Ok(()) => {
-                self.metrics.anchors_broadcast.inc();
+        let tx_id = (to == AnchorState::Broadcast).then_some(tx.id.as_str());
+        self.store
+            .move_anchor(prepared, to, tx_id, None, 0, &reason)
+            .await?;
+        Ok(())
+    }
+
+    async fn follow(&self, anchor: &AnchorRow) -> Result<(), AnchorError> {
+        let purpose = anchor.purpose();
+        let seen = match (&anchor.tx_id, &anchor.inclusion, anchor.state) {
+            (Some(id), Some(inclusion), AnchorState::Included) => Some((id.as_str(), inclusion)),
+            _ => None,
+        };
+        let progress = self
+            .tracker
+            .follow(Watch {
+                purpose: &purpose,
+                seen,
+                waiting_since: anchor.state_since,
+            })
+            .await?;
+        match progress {
+            Progress::Waiting { .. } => Ok(()),
+            Progress::Included {
+                tx_id,
+                inclusion,
+                confirmations,
+                fin,
+            } => {
+                let to = if fin {
+                    AnchorState::Final
+                } else {
+                    AnchorState::Included
+                };
+                let reason = format!(
+                    "{tx_id} in block {} ({confirmations} confirmations)",
+                    inclusion.height
+                );
                 self.store
                     .move_anchor(
-                        &current,
+                        anchor,
+                        to,
+                        Some(&tx_id),
+                        Some(&inclusion),
+                        confirmations,
+                        &reason,
+                    )
+                    .await?;
+                if fin && anchor.state != AnchorState::Final {
+                    self.metrics.anchors_final.inc();
+                    let lag = now_ms().saturating_sub(anchor.state_since);
+                    tracing::info!(anchor = %anchor.id, hostchain = %self.hostchain, tx = %tx_id, lag_ms = lag, "anchor final");
+                }
+                Ok(())
+            }
+            Progress::Resent { tx_id, why } => {
+                let reason = format!("{tx_id} {why}; sent again");
+                self.store
+                    .move_anchor(
+                        anchor,
                         AnchorState::Broadcast,
-                        Some(&tx.id),
+                        Some(&tx_id),
                         None,
                         0,
-                        &format!("sent {}", tx.id),
+                        &reason,
                     )
                     .await?;
                 Ok(())
             }
-            // A transaction that can no longer be sent as it is: see whether it is dropped.
-            Err(e) if matches!(e.kind, ErrorKind::Stale | ErrorKind::Rejected) => {
-                if let TxStatus::Dropped { reason } =
-                    self.adapter.anchorer().status(tx, None).await?
-                {
-                    self.store
-                        .move_anchor(
-                            &current,
-                            AnchorState::Pending,
-                            None,
-                            None,
-                            0,
-                            &format!("dropped ({reason}); preparing again"),
-                        )
-                        .await?;
-                    return Ok(());
-                }
-                Err(e.into())
+            Progress::Dropped { reasons } => {
+                let reason = format!("dropped ({reasons}); preparing again");
+                self.store
+                    .move_anchor(anchor, AnchorState::Pending, None, None, 0, &reason)
+                    .await?;
+                Ok(())
             }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn follow(&self, anchor: &AnchorRow) -> Result<(), AnchorError> {
-        let anchorer = self.adapter.anchorer();
-        let txs = self.store.anchor_txs(anchor.id).await?;
-        let mut dropped = Vec::new();
-        let mut waiting = None;
-        for tx in &txs {
-            let seen = if Some(&tx.id) == anchor.tx_id.as_ref() {
-                anchor.inclusion.as_ref()
-            } else {
-                None
-            };
-            match anchorer.status(tx, seen).await? {
-                TxStatus::Included {
-                    inclusion,
-                    confirmations,
-                    fin,
-                } => {
-                    let to = if fin {
-                        AnchorState::Final
-                    } else {
-                        AnchorState::Included
-                    };
-                    let reason = format!(
-                        "{} in block {} ({} confirmations)",
-                        tx.id, inclusion.height, confirmations
-                    );
-                    self.store
-                        .move_anchor(
-                            anchor,
-                            to,
-                            Some(&tx.id),
-                            Some(&inclusion),
-                            confirmations,
-                            &reason,
-                        )
-                        .await?;
-                    if fin && anchor.state != AnchorState::Final {
-                        self.metrics.anchors_final.inc();
-                        let lag = now_ms().saturating_sub(anchor.state_since);
-                        tracing::info!(anchor = anchor.id, hostchain = %self.hostchain, tx = %tx.id, lag_ms = lag, "anchor final");
-                    }
-                    return Ok(());
-                }
-                TxStatus::ReorgedOut { previous } => {
-                    anchorer.broadcast(tx).await?;
-                    let reason = format!(
-                        "{} reorged out of block {} ({}); sent again",
-                        tx.id, previous.height, previous.block_hash
-                    );
-                    self.store
-                        .move_anchor(
-                            anchor,
-                            AnchorState::Broadcast,
-                            Some(&tx.id),
-                            None,
-                            0,
-                            &reason,
-                        )
-                        .await?;
-                    return Ok(());
-                }
-                TxStatus::Dropped { reason } => dropped.push(format!("{}: {reason}", tx.id)),
-                TxStatus::InMempool | TxStatus::Unknown => {
-                    if waiting.is_none() {
-                        waiting = Some(tx);
-                    }
-                }
+            Progress::Replaced { old, new, waited } => {
+                let reason = format!(
+                    "{old} not included after {}s; replaced by {}",
+                    waited.as_secs(),
+                    new.id
+                );
+                self.store.record_prepared(anchor, &new, &reason).await?;
+                self.store
+                    .move_anchor(
+                        &anchor.with_state(AnchorState::Prepared),
+                        AnchorState::Broadcast,
+                        Some(&new.id),
+                        None,
+                        0,
+                        &format!("sent {}", new.id),
+                    )
+                    .await?;
+                Ok(())
             }
         }
-        let Some(tx) = waiting else {
-            let reason = format!("dropped ({}); preparing again", dropped.join("; "));
-            self.store
-                .move_anchor(anchor, AnchorState::Pending, None, None, 0, &reason)
-                .await?;
-            return Ok(());
-        };
-        if anchor.state == AnchorState::Included {
-            // It was included and now is not: the block is gone. Send it again.
-            anchorer.broadcast(tx).await?;
-            self.store
-                .move_anchor(
-                    anchor,
-                    AnchorState::Broadcast,
-                    Some(&tx.id),
-                    None,
-                    0,
-                    "no longer included; sent again",
-                )
-                .await?;
-            return Ok(());
-        }
-        // Unknown to the node (restarted, evicted): sending again is harmless.
-        anchorer.broadcast(tx).await?;
-        let waited =
-            Duration::from_millis(u64::try_from(now_ms() - anchor.state_since).unwrap_or_default());
-        if waited >= Duration::from_secs(self.config.replace_after_seconds) {
-            match anchorer.replace(tx).await {
-                Ok(replacement) => {
-                    let reason = format!(
-                        "{} not included after {}s; replaced by {}",
-                        tx.id,
-                        waited.as_secs(),
-                        replacement.id
-                    );
-                    self.store
-                        .record_prepared(anchor, &replacement, &reason)
-                        .await?;
-                    self.metrics.replacements.inc();
-                    let prepared = AnchorRow {
-                        state: AnchorState::Prepared,
-                        ..anchor.clone()
-                    };
-                    return self
-                        .send(&prepared, &replacement, AnchorState::Prepared)
-                        .await;
-                }
-                Err(e) if matches!(e.kind, ErrorKind::FeeCapReached | ErrorKind::Stale) => {
-                    tracing::info!(anchor = anchor.id, error = %e, "not replacing; waiting for inclusion");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
     }
 
     /// Drives anchors until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.step().await {
+                self.metrics.failure(self.hostchain.as_str(), &e);
                 tracing::error!(hostchain = %self.hostchain, error = %e, "anchorer cannot read its anchors");
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(self.config.poll_interval()) => {}
+                _ = tokio::time::sleep(self.poll) => {}
             }
         }
     }

@@ -11,7 +11,7 @@ use symbiote::types::{Height, HostchainId, SymbioteId};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BatchPolicy;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{BatchId, Store, StoreError, now_ms};
 
 /// The most scout reports one aggregate carries (more wait for the next batch).
 const MAX_REPORTS_PER_BATCH: i64 = 1_000;
@@ -81,7 +81,7 @@ impl Batcher {
         for chain in &added {
             covered &= self
                 .store
-                .has_final_anchor_reaching(chain.as_str(), activation.get())
+                .has_final_anchor_reaching(chain, activation.get())
                 .await?;
         }
         if !covered {
@@ -94,7 +94,7 @@ impl Batcher {
     }
 
     /// Cuts one batch if the policy says so; returns its id.
-    pub async fn step(&self) -> Result<Option<i64>, BatchError> {
+    pub async fn step(&self) -> Result<Option<BatchId>, BatchError> {
         let head = self.store.head_height().await?;
         let last = self.store.last_batched_height().await?;
         if head <= last {
@@ -133,13 +133,7 @@ impl Batcher {
         commitments.extend(foreign.iter().map(|(_, c)| c.hash()));
         // Scout reports ride along, so that the evidence of every verdict is anchored.
         let reports = self.store.unbatched_reports(MAX_REPORTS_PER_BATCH).await?;
-        for report in &reports {
-            commitments.push(
-                report
-                    .parse()
-                    .map_err(|e| err(format!("stored report hash {report}: {e}")))?,
-            );
-        }
+        commitments.extend(reports.iter().copied());
         let aggregate = Aggregate { commitments };
         let hostchains = self.hostchains_at(Height::new(to)).await?;
         let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
@@ -147,7 +141,7 @@ impl Batcher {
             .store
             .create_batch(&commitment, &aggregate, &ids, &reports, &hostchains)
             .await?;
-        tracing::info!(batch, from, to, foreign = ids.len(), reports = reports.len(), root = %aggregate.root(), "batch cut");
+        tracing::info!(%batch, from, to, foreign = ids.len(), reports = reports.len(), root = %aggregate.root(), "batch cut");
         Ok(Some(batch))
     }
 

@@ -20,7 +20,8 @@ fn compose_relayer_configuration_is_valid() {
         ),
     ]
     .map(|(k, v)| (k.to_string(), v.to_string()));
-    let config = relayer::config::Config::parse(&text, &file, vars.into_iter()).unwrap();
+    let settings = relayer::config::Settings::parse(&text, &file, vars.into_iter()).unwrap();
+    let config = &settings.config;
     let compose = read("docker-compose.yml");
     for (what, url) in [
         ("symbiote", config.symbiote.node_url.as_str()),
@@ -37,7 +38,7 @@ fn compose_relayer_configuration_is_valid() {
             "{what} host {host} is not a service of docker-compose.yml"
         );
     }
-    let chains = config.hostchain_configs(&file).unwrap();
+    let chains = settings.hostchains.clone();
     assert_eq!(chains.len(), 3);
     for chain in chains {
         let result = match chain.kind.as_str() {

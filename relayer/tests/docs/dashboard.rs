@@ -31,7 +31,21 @@ fn populated_metrics() -> relayer::metrics::Metrics {
             .set(1);
     }
     metrics.confirmation_lag_blocks.get_or_create(&chain).set(1);
-    metrics.wallet_balance.get_or_create(&chain).set(1);
+    metrics
+        .wallet_balance
+        .get_or_create(&relayer::metrics::WalletLabels {
+            hostchain: "docs".into(),
+            key: "relayer".into(),
+        })
+        .set(1.0);
+    metrics.store_errors.inc();
+    metrics
+        .tx_broadcasts
+        .get_or_create(&relayer::metrics::TxLabels {
+            hostchain: "docs".into(),
+            purpose: "anchor".into(),
+        })
+        .inc();
     metrics.rpc_error("docs", "unavailable");
     metrics
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::certificate::{CertificateError, QC_MAX_BORSH_LEN, QuorumCertificate};
-use crate::codec::{Canonical, CodecError};
+use crate::codec::{Canonical, CodecError, Versioned};
 use crate::crypto::PublicKey;
 use crate::hash::{Domain, Hash, hash};
 use crate::merkle::merkle_root;
@@ -200,9 +200,11 @@ impl<T: BorshSerialize> Block<T> {
     }
 }
 
-impl<T: BorshSerialize + BorshDeserialize> Canonical for Block<T> {
+impl<T: BorshSerialize + BorshDeserialize + Versioned> Canonical for Block<T> {
     const KIND: &'static str = "block";
     const MAX_ENCODED_LEN: usize = MAX_BLOCK_LEN;
+    /// A block's layout is its transactions'.
+    const VERSION: u8 = T::VERSION;
 }
 
 /// A block with the quorum certificate that finalizes it: what a node serves to followers and
@@ -269,9 +271,11 @@ pub fn check_certificate_matches(
     Ok(())
 }
 
-impl<T: BorshSerialize + BorshDeserialize> Canonical for FinalizedBlock<T> {
+impl<T: BorshSerialize + BorshDeserialize + Versioned> Canonical for FinalizedBlock<T> {
     const KIND: &'static str = "finalized block";
     const MAX_ENCODED_LEN: usize = MAX_BLOCK_LEN + QC_MAX_BORSH_LEN;
+    /// A block's layout is its transactions'.
+    const VERSION: u8 = T::VERSION;
 }
 
 #[cfg(test)]

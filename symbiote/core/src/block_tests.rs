@@ -8,6 +8,10 @@ struct TestTx {
     payload: Vec<u8>,
 }
 
+impl Versioned for TestTx {
+    const VERSION: u8 = crate::codec::FORMAT_VERSION;
+}
+
 fn txs(n: u8) -> Vec<TestTx> {
     (0..n)
         .map(|i| TestTx {

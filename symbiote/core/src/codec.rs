@@ -17,10 +17,20 @@ use serde::Deserializer;
 use serde::de::{self, Visitor};
 use thiserror::Error;
 
-/// The format version written in front of every canonical encoding.
+/// The format version written in front of a canonical encoding, unless its type says otherwise
+/// ([`Canonical::VERSION`]).
 ///
-/// Persisted format: bump it only together with a decoder that still reads the older version.
+/// Persisted format: a type whose layout changes gets its own higher `VERSION`, so that its old
+/// encodings are refused by name instead of misread, and every other type (and every hash built
+/// over its encoding) stays as it was.
 pub const FORMAT_VERSION: u8 = 1;
+
+/// The format version of a type that is embedded in other encodings without a version byte of
+/// its own (the transactions inside a block): the embedding type takes it as its version.
+pub trait Versioned {
+    /// The current layout's version.
+    const VERSION: u8;
+}
 
 /// Why bytes or text could not be decoded into a value.
 ///
@@ -100,11 +110,14 @@ pub trait Canonical: BorshSerialize + BorshDeserialize + Sized {
     const KIND: &'static str;
     /// The largest encoding (version byte included) that `decode` accepts.
     const MAX_ENCODED_LEN: usize;
+    /// The version byte this type's current layout is written with, and the only one `decode`
+    /// reads.
+    const VERSION: u8 = FORMAT_VERSION;
 
     /// Encodes the value, checking that the result can be decoded again (its length is within
     /// `MAX_ENCODED_LEN`). Use this before storing or sending a value built from external data.
     fn try_encode(&self) -> Result<Vec<u8>, CodecError> {
-        let mut out = vec![FORMAT_VERSION];
+        let mut out = vec![Self::VERSION];
         self.serialize(&mut out)
             .map_err(|e| CodecError::Unencodable {
                 kind: Self::KIND,
@@ -127,7 +140,7 @@ pub trait Canonical: BorshSerialize + BorshDeserialize + Sized {
     /// the version byte alone, which `decode` rejects. Use [`Canonical::try_encode`] to see
     /// such failures and to check the length limit.
     fn encode(&self) -> Vec<u8> {
-        let mut out = vec![FORMAT_VERSION];
+        let mut out = vec![Self::VERSION];
         if self.serialize(&mut out).is_err() {
             out.truncate(1);
         }
@@ -146,11 +159,11 @@ pub trait Canonical: BorshSerialize + BorshDeserialize + Sized {
         let (version, mut rest) = bytes
             .split_first()
             .ok_or(CodecError::Empty { kind: Self::KIND })?;
-        if *version != FORMAT_VERSION {
+        if *version != Self::VERSION {
             return Err(CodecError::UnknownVersion {
                 kind: Self::KIND,
                 found: *version,
-                expected: FORMAT_VERSION,
+                expected: Self::VERSION,
             });
         }
         let value = Self::deserialize(&mut rest).map_err(|e| CodecError::Malformed {

@@ -5,16 +5,11 @@
 use std::path::Path;
 
 use crate::crypto::Keypair;
+use crate::secret::{SecretError, SecretSource};
 
 /// Why a key could not be read or written. Messages name the file or variable, never the key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("cannot read key file {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("cannot write key file {path}: {source}")]
     Write {
         path: String,
@@ -23,6 +18,8 @@ pub enum KeyFileError {
     },
     #[error("{origin}: expected 64 hex characters (a 32-byte ed25519 seed)")]
     Format { origin: String },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 /// Parses a seed given as hex (surrounding white space allowed).
@@ -36,19 +33,21 @@ pub fn parse_seed(text: &str, origin: &str) -> Result<Keypair, KeyFileError> {
 
 /// Reads a key file.
 pub fn read(path: &Path) -> Result<Keypair, KeyFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    parse_seed(&text, &format!("key file {}", path.display()))
+    load(&SecretSource::File(path.to_path_buf()))
 }
 
 /// Reads the key from environment variable `var`, if it is set.
 pub fn from_env(var: &str) -> Result<Option<Keypair>, KeyFileError> {
-    match std::env::var(var) {
-        Ok(text) => parse_seed(&text, &format!("environment variable {var}")).map(Some),
-        Err(_) => Ok(None),
+    if std::env::var_os(var).is_none() {
+        return Ok(None);
     }
+    load(&SecretSource::Env(var.to_string())).map(Some)
+}
+
+/// Reads the key from where `source` says.
+pub fn load(source: &SecretSource) -> Result<Keypair, KeyFileError> {
+    let secret = source.read().map_err(KeyFileError::Secret)?;
+    parse_seed(secret.expose(), secret.origin())
 }
 
 /// Writes `hex` (a secret) to `path`, readable only by its owner.

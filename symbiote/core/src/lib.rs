@@ -23,7 +23,7 @@
 //! - [`tx`]: transactions (transfers, bridge mints and burns, governance) and their signatures;
 //! - [`state`], [`governance`], [`genesis`]: the deterministic state machine;
 //! - [`wire`], [`client`]: the JSON bodies of a node's HTTP API, and its client;
-//! - [`keyfile`]: key files and key environment variables.
+//! - [`secret`], [`keyfile`]: where secrets come from, and the ed25519 key files.
 //!
 //! Every error in the pure-logic modules is about the data it was given: retrying the same
 //! call with the same input never helps. The node's errors say whether a retry can help.
@@ -42,6 +42,7 @@ pub mod light_client;
 pub mod merkle;
 pub mod proof;
 pub mod relaying;
+pub mod secret;
 pub mod state;
 pub mod tx;
 pub mod types;

@@ -247,6 +247,8 @@ pub struct ChainState {
 impl Canonical for ChainState {
     const KIND: &'static str = "chain state";
     const MAX_ENCODED_LEN: usize = 256 * 1024 * 1024;
+    /// The state holds transactions' parts (relayer sets, approvals): their layout.
+    const VERSION: u8 = crate::tx::TRANSACTION_FORMAT_VERSION;
 }
 
 impl ChainState {

@@ -7,16 +7,17 @@
 //! Persisted format: these types are part of every block. Renaming or reordering enum variants
 //! or fields changes the encoding and every hash built on it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Canonical;
+use crate::codec::{Canonical, Versioned, invalid_data};
 use crate::crypto::{self, CryptoError, Keypair, PublicKey, Signature};
 use crate::hash::{Domain, Hash, hash};
 use crate::types::{
-    Amount, Height, HostAddress, HostTxId, HostchainId, Nonce, SymbioteId, TokenId,
+    Amount, Height, HostAddress, HostKey, HostTxId, HostchainId, KeyFamily, Nonce, SymbioteId,
+    TokenId,
 };
 
 /// The most entries one [`Transaction::Attest`], [`Transaction::ApproveReleases`] or
@@ -112,36 +113,131 @@ impl Deposit {
     }
 }
 
-/// An EVM address (20 bytes), under which a relayer signs for the EVM contracts.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-)]
-pub struct EvmAddress(pub [u8; 20]);
+/// A relayer's keys on hostchains, by key family: at most one key per family, listed in
+/// increasing family order (the one canonical encoding).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HostKeys(BTreeMap<KeyFamily, HostKey>);
 
-impl Serialize for EvmAddress {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("0x{}", hex::encode(self.0)))
+/// The most hostchain keys one relayer lists.
+pub const MAX_HOST_KEYS: usize = 16;
+
+impl HostKeys {
+    /// Keys from `(family, key)` pairs; a family given twice is refused.
+    pub fn new(pairs: impl IntoIterator<Item = (KeyFamily, HostKey)>) -> Result<HostKeys, String> {
+        let mut map = BTreeMap::new();
+        for (family, key) in pairs {
+            if map.insert(family.clone(), key).is_some() {
+                return Err(format!("key family {family} is given twice"));
+            }
+        }
+        if map.len() > MAX_HOST_KEYS {
+            return Err(format!("{} hostchain keys is too many", map.len()));
+        }
+        Ok(HostKeys(map))
+    }
+
+    /// The key of `family`.
+    pub fn get(&self, family: &KeyFamily) -> Option<&HostKey> {
+        self.0.get(family)
+    }
+
+    /// Every (family, key), in family order.
+    pub fn iter(&self) -> impl Iterator<Item = (&KeyFamily, &HostKey)> {
+        self.0.iter()
     }
 }
 
-impl<'de> Deserialize<'de> for EvmAddress {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <String as serde::Deserialize>::deserialize(d)?;
-        let digits = text.strip_prefix("0x").unwrap_or(&text);
-        let mut out = [0u8; 20];
-        hex::decode_to_slice(digits, &mut out)
-            .map_err(|e| serde::de::Error::custom(format!("EVM address '{text}': {e}")))?;
-        Ok(EvmAddress(out))
+impl BorshSerialize for HostKeys {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        BorshSerialize::serialize(&self.0, writer)
+    }
+}
+
+impl BorshDeserialize for HostKeys {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let pairs = Vec::<(KeyFamily, HostKey)>::deserialize_reader(reader)?;
+        if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(invalid_data(
+                "hostchain keys not in strictly increasing family order",
+            ));
+        }
+        HostKeys::new(pairs).map_err(invalid_data)
     }
 }
 
 /// One member of the relayer set.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+///
+/// Persisted format: since transaction format version 2 a member lists its hostchain keys by
+/// family; version 1 had one EVM address (`evm_address`), which JSON such as a genesis file may
+/// still give and which reads as the `evm` family's key.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct Relayer {
     /// The relayer's symbiote key: attests deposits and signs its symbiote transactions.
     pub key: PublicKey,
-    /// The relayer's EVM address: signs anchors and releases for the EVM contracts.
-    pub evm_address: EvmAddress,
+    /// The relayer's keys on hostchains, by family: what the hostchain contracts and vaults
+    /// check its signatures against (an EVM address under `evm`...).
+    pub hostchain_keys: HostKeys,
+}
+
+impl<'de> Deserialize<'de> for Relayer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            key: PublicKey,
+            #[serde(default)]
+            hostchain_keys: Option<HostKeys>,
+            #[serde(default)]
+            evm_address: Option<HostKey>,
+        }
+        let entry = Entry::deserialize(d)?;
+        let hostchain_keys = match (entry.hostchain_keys, entry.evm_address) {
+            (Some(keys), None) => keys,
+            (None, Some(evm)) => HostKeys::new([(
+                KeyFamily::new("evm").map_err(serde::de::Error::custom)?,
+                evm,
+            )])
+            .map_err(serde::de::Error::custom)?,
+            (None, None) => HostKeys::default(),
+            (Some(_), Some(_)) => {
+                return Err(serde::de::Error::custom(
+                    "give hostchain_keys or the older evm_address, not both",
+                ));
+            }
+        };
+        Ok(Relayer {
+            key: entry.key,
+            hostchain_keys,
+        })
+    }
+}
+
+impl Relayer {
+    /// A member with symbiote key `key` and one hostchain key per `(family, bytes)`.
+    pub fn new<'a>(
+        key: PublicKey,
+        hostchain_keys: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Relayer, String> {
+        let pairs = hostchain_keys
+            .into_iter()
+            .map(|(family, bytes)| {
+                Ok((
+                    KeyFamily::new(family).map_err(|e| e.to_string())?,
+                    HostKey::new(bytes).map_err(|e| e.to_string())?,
+                ))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Relayer {
+            key,
+            hostchain_keys: HostKeys::new(pairs)?,
+        })
+    }
+
+    /// The relayer's key on hostchains of `family`.
+    pub fn hostchain_key(&self, family: &KeyFamily) -> Option<&HostKey> {
+        self.hostchain_keys.get(family)
+    }
 }
 
 /// The relayers and how many of them must sign (mints here; anchors and releases on the
@@ -155,8 +251,8 @@ pub struct RelayerSet {
 }
 
 impl RelayerSet {
-    /// Checks the set: members non-empty with distinct keys and EVM addresses, and a threshold
-    /// between 1 and the number of members.
+    /// Checks the set: members non-empty with distinct symbiote keys, no hostchain key used by
+    /// two members in one family, and a threshold between 1 and the number of members.
     pub fn validate(&self) -> Result<(), String> {
         if self.members.is_empty() {
             return Err("the relayer set is empty".into());
@@ -165,9 +261,16 @@ impl RelayerSet {
             return Err(format!("{} relayers is too many", self.members.len()));
         }
         let keys: BTreeSet<_> = self.members.iter().map(|r| r.key).collect();
-        let evm: BTreeSet<_> = self.members.iter().map(|r| r.evm_address).collect();
-        if keys.len() != self.members.len() || evm.len() != self.members.len() {
-            return Err("the relayer set lists a key or EVM address twice".into());
+        if keys.len() != self.members.len() {
+            return Err("the relayer set lists a symbiote key twice".into());
+        }
+        let mut hostchain_keys = BTreeSet::new();
+        for (family, key) in self.members.iter().flat_map(|r| r.hostchain_keys.iter()) {
+            if !hostchain_keys.insert((family, key)) {
+                return Err(format!(
+                    "the relayer set lists the {family} key {key} for two members"
+                ));
+            }
         }
         if self.threshold == 0 || usize::from(self.threshold) > self.members.len() {
             return Err(format!(
@@ -228,8 +331,9 @@ pub struct ReleaseApproval {
     /// contract's EIP-712 digest on EVM chains); empty where the hostchain needs none.
     #[serde(with = "hex::serde")]
     pub signature: Vec<u8>,
-    /// The hash of the relayer's scout report that found the destination clean.
-    pub report: Hash,
+    /// The hash of the relayer's scout report that found the destination clean; `None` when
+    /// governance lifted a hold on the order before this relayer scouted it.
+    pub report: Option<Hash>,
 }
 
 /// A relayer's hold of one withdrawal order: its scout found the destination suspicious or
@@ -357,9 +461,18 @@ pub struct SignedTransaction {
     pub signature: Signature,
 }
 
+/// Version 2: relayer-set members list hostchain keys by family ([`Relayer`]) and approvals may
+/// name no report ([`ReleaseApproval::report`]).
+pub const TRANSACTION_FORMAT_VERSION: u8 = 2;
+
+impl Versioned for SignedTransaction {
+    const VERSION: u8 = TRANSACTION_FORMAT_VERSION;
+}
+
 impl Canonical for SignedTransaction {
     const KIND: &'static str = "transaction";
     const MAX_ENCODED_LEN: usize = 64 * 1024;
+    const VERSION: u8 = TRANSACTION_FORMAT_VERSION;
 }
 
 impl SignedTransaction {

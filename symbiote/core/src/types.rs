@@ -62,6 +62,20 @@ pub enum TypeError {
     /// Not a symbiote id: 64 hex digits.
     #[error("invalid symbiote id: {0}")]
     InvalidSymbioteId(CodecError),
+    /// Not a key family: 1 to 16 bytes of lowercase ASCII letters and digits.
+    #[error("invalid key family {value:?}: {reason}")]
+    InvalidKeyFamily {
+        /// The rejected value, shortened for display.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// Not a hostchain key: 1 to 64 bytes.
+    #[error("invalid hostchain key: {len} bytes (expected 1 to {MAX_HOST_KEY_LEN})")]
+    InvalidHostKey {
+        /// Its length.
+        len: usize,
+    },
 }
 
 /// The first characters of a rejected value, so that errors stay short whatever was sent.
@@ -492,6 +506,100 @@ validated_string!(
     TokenId,
     check_token_id
 );
+
+/// Longest key family name, in bytes.
+pub const MAX_KEY_FAMILY_LEN: usize = 16;
+
+fn check_key_family(value: &str) -> Result<(), TypeError> {
+    let reason = if value.is_empty() {
+        Some("empty")
+    } else if value.len() > MAX_KEY_FAMILY_LEN {
+        Some("longer than 16 bytes")
+    } else if !value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        Some("only a-z and 0-9 are allowed")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(TypeError::InvalidKeyFamily {
+            value: preview(value),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+validated_string!(
+    /// A family of hostchain adapters that share one key scheme (`evm`, `solana`, `bitcoin`):
+    /// the name under which a relayer's key for those hostchains is listed in its relayer-set
+    /// entry. Which families exist is for the adapters to say; 1 to 16 bytes of lowercase ASCII
+    /// letters and digits.
+    KeyFamily,
+    check_key_family
+);
+
+/// Longest hostchain key, in bytes.
+pub const MAX_HOST_KEY_LEN: usize = 64;
+
+/// A relayer's public key (or address) on one family of hostchains, in that family's own bytes
+/// (a 20-byte EVM address, a 32-byte Solana public key): what the hostchain's contracts or
+/// vaults check the relayer's signatures against. Its meaning is for the family's adapter; 1 to
+/// [`MAX_HOST_KEY_LEN`] bytes, hex in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostKey(Vec<u8>);
+
+impl HostKey {
+    /// Checks the length.
+    pub fn new(bytes: &[u8]) -> Result<HostKey, TypeError> {
+        if bytes.is_empty() || bytes.len() > MAX_HOST_KEY_LEN {
+            return Err(TypeError::InvalidHostKey { len: bytes.len() });
+        }
+        Ok(HostKey(bytes.to_vec()))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(&self.0))
+    }
+}
+
+impl BorshSerialize for HostKey {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        BorshSerialize::serialize(&self.0, writer)
+    }
+}
+
+impl BorshDeserialize for HostKey {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let bytes = Vec::<u8>::deserialize_reader(reader)?;
+        HostKey::new(&bytes).map_err(invalid_data)
+    }
+}
+
+impl Serialize for HostKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as Deserialize>::deserialize(deserializer)?;
+        let digits = text.strip_prefix("0x").unwrap_or(&text);
+        let bytes = hex::decode(digits)
+            .map_err(|e| de::Error::custom(format!("hostchain key {text:?}: {e}")))?;
+        HostKey::new(&bytes).map_err(de::Error::custom)
+    }
+}
 
 impl TokenId {
     /// The text that names a hostchain's native coin.

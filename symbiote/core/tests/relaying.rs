@@ -9,8 +9,8 @@ use symbiote::genesis::Genesis;
 use symbiote::hash::{Domain, hash};
 use symbiote::state::{ChainState, Effect, StateError, TxError, WithdrawalStatus};
 use symbiote::tx::{
-    Asset, Deposit, DepositId, EvmAddress, GovernanceChange, HoldNotice, ProposalId, Relayer,
-    RelayerSet, ReleaseApproval, SignedTransaction, Transaction,
+    Asset, Deposit, DepositId, GovernanceChange, HoldNotice, ProposalId, Relayer, RelayerSet,
+    ReleaseApproval, SignedTransaction, Transaction,
 };
 use symbiote::types::{Amount, Height, HostAddress, HostTxId, HostchainId, Nonce, TimestampMs};
 use symbiote::validators::{Validator, ValidatorSet};
@@ -48,10 +48,7 @@ fn world(threshold: u16) -> World {
             members: relayers
                 .iter()
                 .enumerate()
-                .map(|(i, k)| Relayer {
-                    key: k.public(),
-                    evm_address: EvmAddress([i as u8 + 1; 20]),
-                })
+                .map(|(i, k)| Relayer::new(k.public(), [("evm", &[i as u8 + 1; 20][..])]).unwrap())
                 .collect(),
             threshold,
         },
@@ -334,7 +331,7 @@ fn approvals_are_collected_per_relayer_and_a_hold_stops_the_release() {
     let approval = |sig: u8| ReleaseApproval {
         nonce,
         signature: vec![sig; 65],
-        report,
+        report: Some(report),
     };
     w.run(
         0,
@@ -471,7 +468,7 @@ fn governance_lifts_a_hold_or_refunds_the_order() {
             approvals: vec![ReleaseApproval {
                 nonce: refunded,
                 signature: vec![],
-                report,
+                report: Some(report),
             }],
         },
     );

@@ -8,7 +8,7 @@ use symbiote::crypto::{Keypair, Signature};
 use symbiote::genesis::Genesis;
 use symbiote::state::{ChainState, Effect, ProposalStatus, StateError, TxError};
 use symbiote::tx::{
-    Asset, Deposit, DepositId, EvmAddress, GovernanceChange, ProposalId, Relayer, RelayerSet,
+    Asset, Deposit, DepositId, GovernanceChange, ProposalId, Relayer, RelayerSet,
     SignedTransaction, Transaction,
 };
 use symbiote::types::{
@@ -49,10 +49,7 @@ fn world(relayer_threshold: u16) -> World {
             members: relayers
                 .iter()
                 .enumerate()
-                .map(|(i, k)| Relayer {
-                    key: k.public(),
-                    evm_address: EvmAddress([i as u8 + 1; 20]),
-                })
+                .map(|(i, k)| Relayer::new(k.public(), [("evm", &[i as u8 + 1; 20][..])]).unwrap())
                 .collect(),
             threshold: relayer_threshold,
         },

@@ -13,8 +13,7 @@ use symbiote::crypto::{Keypair, PublicKey};
 use symbiote::genesis::Genesis;
 use symbiote::keyfile;
 use symbiote::tx::{
-    Asset, EvmAddress, GovernanceChange, ProposalId, Relayer, RelayerSet, SignedTransaction,
-    Transaction,
+    Asset, GovernanceChange, ProposalId, Relayer, RelayerSet, SignedTransaction, Transaction,
 };
 use symbiote::types::{Amount, Height, HostAddress, HostchainId, TokenId};
 use symbiote::validators::{Validator, ValidatorSet};
@@ -253,10 +252,10 @@ fn genesis(args: GenesisArgs) -> Result<()> {
             &args.out.join(format!("relayer-{i}.evm.key")),
             &hex::encode(evm.to_bytes()),
         )?;
-        members.push(Relayer {
-            key: key.public(),
-            evm_address: evm_address(&evm),
-        });
+        members.push(
+            Relayer::new(key.public(), [("evm", &evm_address(&evm)[..])])
+                .map_err(|e| anyhow::anyhow!("relayer {i}: {e}"))?,
+        );
         balances.push((key.public(), args.fund));
     }
     let genesis = Genesis {
@@ -285,13 +284,13 @@ fn genesis(args: GenesisArgs) -> Result<()> {
 
 /// The Ethereum address of a secp256k1 key: the last 20 bytes of keccak256 of the
 /// uncompressed public key without its prefix byte.
-fn evm_address(key: &k256::ecdsa::SigningKey) -> EvmAddress {
+fn evm_address(key: &k256::ecdsa::SigningKey) -> [u8; 20] {
     use sha3::Digest;
     let point = key.verifying_key().to_encoded_point(false);
     let digest = sha3::Keccak256::digest(point.as_bytes().get(1..).unwrap_or_default());
     let mut address = [0u8; 20];
     address.copy_from_slice(digest.get(12..).unwrap_or(&[0u8; 20]));
-    EvmAddress(address)
+    address
 }
 
 async fn run(args: RunArgs) -> Result<()> {

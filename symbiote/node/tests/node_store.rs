@@ -8,7 +8,7 @@ use symbiote::block::FinalizedBlock;
 use symbiote::certificate::{QuorumBuilder, sign_vote};
 use symbiote::crypto::Keypair;
 use symbiote::genesis::Genesis;
-use symbiote::tx::{EvmAddress, Relayer, RelayerSet};
+use symbiote::tx::{Relayer, RelayerSet};
 use symbiote::types::{Height, TimestampMs};
 use symbiote::validators::{Validator, ValidatorSet};
 use symbiote_node::chain::Chain;
@@ -27,10 +27,9 @@ async fn the_same_block_commits_again_and_a_different_one_is_refused() {
         .unwrap(),
         hostchains: vec![],
         relayers: RelayerSet {
-            members: vec![Relayer {
-                key: Keypair::generate().public(),
-                evm_address: EvmAddress([1; 20]),
-            }],
+            members: vec![
+                Relayer::new(Keypair::generate().public(), [("evm", &[1; 20][..])]).unwrap(),
+            ],
             threshold: 1,
         },
         balances: vec![],

@@ -1,4 +1,5 @@
-//! The relayer's configuration: one TOML file, every key overridable by an environment variable.
+//! The relayer's configuration: one TOML file, every key overridable by an environment variable,
+//! resolved once into typed [`Settings`] by every subcommand.
 //!
 //! `RELAYER__<SECTION>__<KEY>=value` overrides `[section] key` (names are matched without
 //! regard to case, and `_` in a variable matches `-` in a key, so
@@ -7,6 +8,9 @@
 //! strings. Secrets come from files or environment variables named in the file, never from the
 //! command line. Errors name the file and the key.
 
+mod bridge;
+pub mod settings;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,7 +18,9 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use symbiote::types::HostchainId;
+
+pub use bridge::{BridgeSection, LimitConfig, ScoutSection};
+pub use settings::{Adapters, HostchainConfig, Settings};
 
 /// The prefix of overriding environment variables.
 pub const ENV_PREFIX: &str = "RELAYER__";
@@ -61,10 +67,10 @@ pub struct Config {
     pub replica: ReplicaSection,
     /// Deposits and releases.
     #[serde(default)]
-    pub bridge: crate::bridge::config::BridgeSection,
+    pub bridge: BridgeSection,
     /// The scouts' policy.
     #[serde(default)]
-    pub scout: crate::bridge::config::ScoutSection,
+    pub scout: ScoutSection,
     /// The hostchains this relayer can anchor into, by hostchain id; each section has a `kind`
     /// (`bitcoin`, `evm`, `solana`) and that kind's own keys.
     // Each kind's keys are checked by its adapter, not here: in the schema a hostchain section
@@ -271,14 +277,6 @@ fn default_max_backoff() -> u64 {
     60
 }
 
-/// One configured hostchain: its id, adapter kind and the adapter's own settings.
-#[derive(Clone, Debug)]
-pub struct HostchainConfig {
-    pub id: HostchainId,
-    pub kind: String,
-    pub settings: serde_json::Value,
-}
-
 impl Config {
     /// Reads `path` and applies the `RELAYER__` environment variables.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -290,7 +288,8 @@ impl Config {
         Self::parse(&text, &file, std::env::vars())
     }
 
-    /// Parses `text` (named `file` in errors) with the overrides among `vars`.
+    /// Parses `text` (named `file` in errors) with the overrides among `vars`. Only the syntax
+    /// and the types of the keys are checked here; [`Settings::resolve`] checks the rest.
     pub fn parse(
         text: &str,
         file: &str,
@@ -321,148 +320,7 @@ impl Config {
         {
             config.symbiote.genesis_file = dir.join(&config.symbiote.genesis_file);
         }
-        config.validate(file)?;
         Ok(config)
-    }
-
-    fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let err = |key: &str, message: &str| ConfigError::Key {
-            file: file.to_string(),
-            key: key.to_string(),
-            message: message.to_string(),
-        };
-        if self.batch.every_blocks == 0 {
-            return Err(err("batch.every_blocks", "must be at least 1"));
-        }
-        if self.batch.max_blocks < self.batch.every_blocks {
-            return Err(err(
-                "batch.max_blocks",
-                "must be at least batch.every_blocks",
-            ));
-        }
-        if !(100..=60_000).contains(&self.replica.lease_check_ms) {
-            return Err(err(
-                "replica.lease_check_ms",
-                "must be between 100 and 60000",
-            ));
-        }
-        if let Some(id) = &self.replica.id {
-            crate::leader::ReplicaId::new(id).map_err(|e| err("replica.id", &e.to_string()))?;
-        }
-        self.hostchain_configs(file).map(|_| ())
-    }
-
-    /// The configured hostchains, checked: a valid id and a `kind`.
-    pub fn hostchain_configs(&self, file: &str) -> Result<Vec<HostchainConfig>, ConfigError> {
-        let mut out = Vec::new();
-        for (id, table) in &self.hostchains {
-            let key = |k: &str| format!("hostchains.{id}{k}");
-            let hostchain = HostchainId::new(id).map_err(|e| ConfigError::Key {
-                file: file.to_string(),
-                key: key(""),
-                message: e.to_string(),
-            })?;
-            let mut settings = table.clone();
-            let kind = match settings.remove("kind") {
-                Some(toml::Value::String(kind)) => kind,
-                _ => {
-                    return Err(ConfigError::Key {
-                        file: file.to_string(),
-                        key: key(".kind"),
-                        message: "missing: say which adapter serves this hostchain (bitcoin, evm, solana)".into(),
-                    });
-                }
-            };
-            // Key files named relative to the configuration file.
-            if let Some(dir) = Path::new(file).parent() {
-                for (name, value) in settings.iter_mut() {
-                    if name.ends_with("_file")
-                        && let toml::Value::String(path) = value
-                        && Path::new(path.as_str()).is_relative()
-                    {
-                        *path = dir.join(path.as_str()).display().to_string();
-                    }
-                }
-            }
-            let settings = serde_json::to_value(&settings).map_err(|e| ConfigError::Key {
-                file: file.to_string(),
-                key: key(""),
-                message: e.to_string(),
-            })?;
-            out.push(HostchainConfig {
-                id: hostchain,
-                kind,
-                settings,
-            });
-        }
-        Ok(out)
-    }
-
-    /// This replica's id: `[replica] id`, else `<hostname>-<pid>`.
-    pub fn replica_id(&self) -> Result<crate::leader::ReplicaId, ConfigError> {
-        match &self.replica.id {
-            Some(id) => crate::leader::ReplicaId::new(id).map_err(|e| ConfigError::Key {
-                file: "configuration".into(),
-                key: "replica.id".into(),
-                message: e.to_string(),
-            }),
-            None => Ok(crate::leader::ReplicaId::for_this_process()),
-        }
-    }
-
-    /// The admin token, if one is configured.
-    /// The relayer's symbiote key (`[bridge] key_file` or `key_env`), if one is configured.
-    pub fn relayer_key(
-        &self,
-        file: &str,
-    ) -> Result<Option<symbiote::crypto::Keypair>, ConfigError> {
-        let err = |key: &str, message: String| ConfigError::Key {
-            file: file.to_string(),
-            key: format!("bridge.{key}"),
-            message,
-        };
-        match (&self.bridge.key_file, &self.bridge.key_env) {
-            (Some(_), Some(_)) => Err(err(
-                "key_file",
-                "give either key_file or key_env, not both".into(),
-            )),
-            (Some(path), None) => symbiote::keyfile::read(path)
-                .map(Some)
-                .map_err(|e| err("key_file", e.to_string())),
-            (None, Some(var)) => match symbiote::keyfile::from_env(var) {
-                Ok(Some(key)) => Ok(Some(key)),
-                Ok(None) => Err(err(
-                    "key_env",
-                    format!("environment variable {var} is not set"),
-                )),
-                Err(e) => Err(err("key_env", e.to_string())),
-            },
-            (None, None) if self.bridge.enabled => Err(err(
-                "key_file",
-                "the bridge is enabled: give key_file or key_env".into(),
-            )),
-            (None, None) => Ok(None),
-        }
-    }
-
-    pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
-        if let Some(path) = &self.api.admin_token_file {
-            let token = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                file: path.display().to_string(),
-                source,
-            })?;
-            return Ok(Some(token.trim().to_string()));
-        }
-        if let Some(var) = &self.api.admin_token_env {
-            return std::env::var(var)
-                .map(|t| Some(t.trim().to_string()))
-                .map_err(|_| ConfigError::Key {
-                    file: "environment".into(),
-                    key: "api.admin_token_env".into(),
-                    message: format!("variable {var} is not set"),
-                });
-        }
-        Ok(None)
     }
 }
 
@@ -507,150 +365,5 @@ fn scalar(value: &str) -> toml::Value {
         "true" => toml::Value::Boolean(true),
         "false" => toml::Value::Boolean(false),
         _ => toml::Value::String(value.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: &str = r#"
-[symbiote]
-node_url = "http://127.0.0.1:7000"
-genesis_file = "genesis.json"
-
-[batch]
-every_blocks = 5
-
-[hostchains.evm-31337]
-kind = "evm"
-rpc_url = "http://127.0.0.1:8545"
-key_file = "evm.key"
-"#;
-
-    fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>()
-            .into_iter()
-    }
-
-    #[test]
-    fn defaults_and_relative_paths() {
-        let config = Config::parse(BASE, "/etc/relayer/relayer.toml", vars(&[])).unwrap();
-        assert_eq!(config.batch.every_blocks, 5);
-        assert_eq!(config.batch.every_seconds, 30);
-        assert_eq!(config.database.url, "sqlite://relayer.sqlite");
-        assert_eq!(
-            config.symbiote.genesis_file,
-            Path::new("/etc/relayer/genesis.json")
-        );
-        let chains = config
-            .hostchain_configs("/etc/relayer/relayer.toml")
-            .unwrap();
-        assert_eq!(chains[0].kind, "evm");
-        assert_eq!(chains[0].settings["key_file"], "/etc/relayer/evm.key");
-        assert!(chains[0].settings.get("kind").is_none());
-    }
-
-    #[test]
-    fn environment_overrides_any_key() {
-        let config = Config::parse(
-            BASE,
-            "r.toml",
-            vars(&[
-                ("RELAYER__BATCH__EVERY_BLOCKS", "7"),
-                ("RELAYER__DATABASE__URL", "postgres://db/relayer"),
-                (
-                    "RELAYER__HOSTCHAINS__EVM_31337__RPC_URL",
-                    "http://node:8545",
-                ),
-                ("UNRELATED", "x"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(config.batch.every_blocks, 7);
-        assert_eq!(config.database.url, "postgres://db/relayer");
-        assert_eq!(
-            config.hostchains["evm-31337"]["rpc_url"].as_str(),
-            Some("http://node:8545")
-        );
-    }
-
-    #[test]
-    fn errors_name_the_file_and_the_key() {
-        let err = Config::parse(
-            &BASE.replace("every_blocks = 5", "every_blocks = \"five\""),
-            "r.toml",
-            vars(&[]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("r.toml") && err.contains("batch.every_blocks"),
-            "{err}"
-        );
-        let err = Config::parse(
-            &format!("{BASE}\n[api]\nlisten_on = 1\n"),
-            "r.toml",
-            vars(&[]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("listen_on"), "{err}");
-        let err = Config::parse(&BASE.replace("kind = \"evm\"\n", ""), "r.toml", vars(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("hostchains.evm-31337.kind"), "{err}");
-        let err = Config::parse(
-            BASE,
-            "r.toml",
-            vars(&[("RELAYER__BATCH__EVERY_BLOCKS", "0")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("batch.every_blocks"), "{err}");
-        let err = Config::parse("[symbiote", "r.toml", vars(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not valid TOML"), "{err}");
-    }
-
-    #[test]
-    fn replica_section_defaults_overrides_and_checks() {
-        let config = Config::parse(BASE, "r.toml", vars(&[])).unwrap();
-        assert_eq!(config.replica.id, None);
-        assert_eq!(config.replica.lease_check(), Duration::from_secs(1));
-        let own = config.replica_id().unwrap();
-        assert!(
-            own.as_str().ends_with(&format!("-{}", std::process::id())),
-            "{own}"
-        );
-
-        let config = Config::parse(
-            &format!("{BASE}\n[replica]\nid = \"eu-1\"\nlease_check_ms = 250\n"),
-            "r.toml",
-            vars(&[]),
-        )
-        .unwrap();
-        assert_eq!(config.replica_id().unwrap().as_str(), "eu-1");
-        assert_eq!(config.replica.lease_check(), Duration::from_millis(250));
-        // A numeric id from the environment reads as an integer: still an id.
-        let config = Config::parse(BASE, "r.toml", vars(&[("RELAYER__REPLICA__ID", "7")])).unwrap();
-        assert_eq!(config.replica_id().unwrap().as_str(), "7");
-
-        for (var, value, key) in [
-            ("RELAYER__REPLICA__ID", "two words", "replica.id"),
-            (
-                "RELAYER__REPLICA__LEASE_CHECK_MS",
-                "10",
-                "replica.lease_check_ms",
-            ),
-        ] {
-            let err = Config::parse(BASE, "r.toml", vars(&[(var, value)]))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("r.toml") && err.contains(key), "{err}");
-        }
     }
 }

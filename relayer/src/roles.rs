@@ -1,9 +1,11 @@
-//! The names of the election: replicas, roles, and what the `workers` and `replicas` tables
-//! and the API say about them.
+//! The names of the election: replicas and roles, as the `workers` and `replicas` tables, the
+//! lock keys and the API name them.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::Serialize;
+use symbiote::types::HostchainId;
 
 /// The longest replica id: `relayer <id>` must fit PostgreSQL's 63-byte `application_name`.
 pub const MAX_REPLICA_ID: usize = 48;
@@ -58,8 +60,16 @@ impl ReplicaId {
     }
 
     /// The `application_name` of this replica's sessions; lock sessions append their role.
-    pub(super) fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("relayer {}", self.0)
+    }
+}
+
+impl FromStr for ReplicaId {
+    type Err = ReplicaIdError;
+
+    fn from_str(text: &str) -> Result<ReplicaId, ReplicaIdError> {
+        ReplicaId::new(text)
     }
 }
 
@@ -69,61 +79,76 @@ impl fmt::Display for ReplicaId {
     }
 }
 
-/// A stage's exclusive job. Roles are named in code, not read from input.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Role(String);
+/// A stage's exclusive job: one replica at a time runs it.
+///
+/// Persisted: the names (`follower`, `anchorer:<hostchain>`...) are stored in the `workers`
+/// table and hashed into the PostgreSQL lock keys; renaming one lets an old and a new replica
+/// run the same stage at once during an upgrade.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Every replica's heartbeat (not exclusive; named for its lock session).
+    Presence,
+    /// Follows the symbiote: writes `blocks` and the light-client state.
+    Follower,
+    /// Cuts batches: writes `batches` and creates their anchors.
+    Batcher,
+    /// Drives the anchors of one hostchain.
+    Anchorer(HostchainId),
+    /// Watches one hostchain's bridge for deposits.
+    Deposits(HostchainId),
+    /// Drives the releases of one hostchain.
+    Releases(HostchainId),
+    /// Rotates the relayer sets of one hostchain's contracts.
+    Rotation(HostchainId),
+}
 
 impl Role {
-    pub fn new(name: impl Into<String>) -> Role {
-        Role(name.into())
+    /// The name stored and hashed into lock keys.
+    pub fn name(&self) -> String {
+        match self {
+            Role::Presence => "presence".into(),
+            Role::Follower => "follower".into(),
+            Role::Batcher => "batcher".into(),
+            Role::Anchorer(h) => format!("anchorer:{h}"),
+            Role::Deposits(h) => format!("deposits:{h}"),
+            Role::Releases(h) => format!("releases:{h}"),
+            Role::Rotation(h) => format!("rotation:{h}"),
+        }
     }
+}
 
-    /// Follows the symbiote: writes `blocks` and the light-client state.
-    pub fn follower() -> Role {
-        Role::new("follower")
-    }
+impl FromStr for Role {
+    type Err = String;
 
-    /// Cuts batches: writes `batches` and creates their anchors.
-    pub fn batcher() -> Role {
-        Role::new("batcher")
-    }
-
-    /// Drives the anchors of one hostchain.
-    pub fn anchorer(hostchain: &str) -> Role {
-        Role::new(format!("anchorer:{hostchain}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// Reads a stored name.
+    fn from_str(text: &str) -> Result<Role, String> {
+        let chain = |h: &str| HostchainId::new(h).map_err(|e| format!("role '{text}': {e}"));
+        match text.split_once(':') {
+            None => match text {
+                "presence" => Ok(Role::Presence),
+                "follower" => Ok(Role::Follower),
+                "batcher" => Ok(Role::Batcher),
+                _ => Err(format!("unknown role '{text}'")),
+            },
+            Some(("anchorer", h)) => Ok(Role::Anchorer(chain(h)?)),
+            Some(("deposits", h)) => Ok(Role::Deposits(chain(h)?)),
+            Some(("releases", h)) => Ok(Role::Releases(chain(h)?)),
+            Some(("rotation", h)) => Ok(Role::Rotation(chain(h)?)),
+            Some(_) => Err(format!("unknown role '{text}'")),
+        }
     }
 }
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name())
     }
 }
 
-/// A role and the replica recorded as running it (the `workers` table).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct WorkerRow {
-    pub role: String,
-    pub replica: String,
-    /// When the replica started the stage (ms since the Unix epoch, its clock).
-    pub since: i64,
-    /// Its last successful lease check (ms; on SQLite, when it started).
-    pub heartbeat: i64,
-}
-
-/// A running replica (the `replicas` table).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReplicaRow {
-    pub replica: String,
-    /// When it started (ms since the Unix epoch, its clock).
-    pub started_at: i64,
-    /// Its last heartbeat (ms).
-    pub heartbeat: i64,
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
 }
 
 /// What this replica does about one role.
@@ -150,5 +175,24 @@ mod tests {
         let own = ReplicaId::for_this_process();
         assert!(ReplicaId::new(own.as_str()).is_ok(), "{own}");
         assert!(own.as_str().ends_with(&format!("-{}", std::process::id())));
+    }
+
+    #[test]
+    fn role_names_are_stable_and_read_back() {
+        let evm = HostchainId::new("evm-1").unwrap();
+        for (role, name) in [
+            (Role::Presence, "presence"),
+            (Role::Follower, "follower"),
+            (Role::Batcher, "batcher"),
+            (Role::Anchorer(evm.clone()), "anchorer:evm-1"),
+            (Role::Deposits(evm.clone()), "deposits:evm-1"),
+            (Role::Releases(evm.clone()), "releases:evm-1"),
+            (Role::Rotation(evm.clone()), "rotation:evm-1"),
+        ] {
+            assert_eq!(role.name(), name);
+            assert_eq!(name.parse::<Role>().unwrap(), role);
+        }
+        assert!("anchorer:EVM".parse::<Role>().is_err());
+        assert!("leader".parse::<Role>().is_err());
     }
 }

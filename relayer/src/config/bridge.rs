@@ -42,8 +42,8 @@ pub struct BridgeSection {
     #[serde(default = "default_replace_after")]
     pub replace_after_seconds: u64,
     /// Release limits this relayer enforces itself, by `<hostchain>:<token>` (`native` for the
-    /// hostchain's coin), on hostchains whose bridge has no limits of its own (Solana). On EVM
-    /// chains the bridge contract's limits (`limitOf`) are read and matched instead.
+    /// hostchain's coin), on hostchains whose bridge has no limits of its own (Solana). Where the
+    /// bridge has its own (an EVM bridge's `limitOf`), they are read and matched instead.
     #[serde(default)]
     pub limits: BTreeMap<String, LimitConfig>,
 }
@@ -115,18 +115,6 @@ impl Default for ScoutSection {
             deny_code_hashes: Vec::new(),
             hold_suspicious: true,
         }
-    }
-}
-
-impl ScoutSection {
-    /// The policy these settings describe.
-    pub fn policy(&self) -> crate::scout::ScoutPolicy {
-        crate::scout::ScoutPolicy::new(
-            &self.allow,
-            &self.deny,
-            &self.deny_code_hashes,
-            self.hold_suspicious,
-        )
     }
 }
 

@@ -1,0 +1,385 @@
+//! Releases of the symbiote's withdrawal orders (`releases`), by the order's nonce, driven
+//! through [`ReleaseStep`] by the release stage. Their transactions are in `host_txs`.
+
+use chain_adapters::PreparedTx;
+use serde::Serialize;
+use symbiote::crypto::PublicKey;
+use symbiote::hash::Hash;
+use symbiote::state::WithdrawalOrder;
+use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, TokenId};
+
+use super::host_txs::{self, StoredTx, TxPurpose};
+use super::transitions::{Entity, Transition, record};
+use super::{Cells, Store, StoreError, int, now_ms};
+use crate::persisted_enum;
+
+persisted_enum!(
+    /// Where a release stands, as this relayer drives it (`releases.state`).
+    ReleaseStep, "release state" {
+        /// Known; the destination is not scouted yet.
+        Scouting = "scouting",
+        /// Scouted clean (or released by governance): this relayer's approval is to be
+        /// published.
+        Approving = "approving",
+        /// Scouted suspicious or malicious: this relayer's hold is to be published.
+        Holding = "holding",
+        /// Held on the symbiote: waiting for governance to lift it or refund the order.
+        Held = "held",
+        /// This relayer's approval is on the symbiote: waiting for a threshold, then submission
+        /// (by the designated relayer, or by any after the takeover delay).
+        Approved = "approved",
+        /// Held back by the release limits until `release_after`.
+        Queued = "queued",
+        /// A release transaction is stored and sent: followed until final.
+        Submitted = "submitted",
+        /// Accepted by the bridge into its own queue: payable from `release_after`.
+        QueuedOnChain = "queued_on_chain",
+        /// The payment of a bridge-queued release is stored and sent: followed until final.
+        Executing = "executing",
+        /// Paid on the hostchain: done.
+        Released = "released",
+        /// Refunded on the symbiote by governance: done, never released.
+        Refunded = "refunded",
+        /// Refused for good (the bridge cancelled it, or a hard error): needs an operator.
+        Failed = "failed",
+    }
+);
+
+impl ReleaseStep {
+    /// Whether nothing more happens to it.
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            ReleaseStep::Released | ReleaseStep::Refunded | ReleaseStep::Failed
+        )
+    }
+
+    /// Whether nothing of it has been sent to the hostchain yet (governance decisions still
+    /// apply).
+    pub fn is_before_submission(self) -> bool {
+        matches!(
+            self,
+            ReleaseStep::Scouting
+                | ReleaseStep::Approving
+                | ReleaseStep::Holding
+                | ReleaseStep::Held
+                | ReleaseStep::Approved
+                | ReleaseStep::Queued
+        )
+    }
+}
+
+persisted_enum!(
+    /// Why this relayer approves or holds a release (`releases.verdict`): its scout's verdict,
+    /// or governance lifting a hold before this relayer scouted it.
+    ScoutDecision, "scout decision" {
+        /// Scouted clean.
+        Clean = "clean",
+        /// Scouted suspicious.
+        Suspicious = "suspicious",
+        /// Scouted malicious.
+        Malicious = "malicious",
+        /// Not scouted: governance lifted a hold on it first.
+        Lifted = "lifted",
+    }
+);
+
+/// One release as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReleaseRow {
+    pub nonce: Nonce,
+    pub hostchain: HostchainId,
+    pub token: TokenId,
+    pub amount: Amount,
+    pub destination: HostAddress,
+    pub burner: PublicKey,
+    pub order_height: Height,
+    pub state: ReleaseStep,
+    /// Why it is approved or held; `None` until scouted.
+    #[serde(rename = "verdict")]
+    pub decision: Option<ScoutDecision>,
+    /// This relayer's scout report on the destination; `None` until scouted, or when governance
+    /// lifted a hold before.
+    pub report_hash: Option<Hash>,
+    /// Unix seconds from which a queued release may be paid.
+    pub release_after: Option<i64>,
+    pub tx_id: Option<String>,
+    pub last_error: Option<String>,
+    pub attempts: u64,
+    pub next_attempt_at: i64,
+    /// When this relayer first saw a threshold of approvals (ms).
+    pub ready_since: Option<i64>,
+    pub released_at: Option<i64>,
+    pub state_since: i64,
+    pub created_at: i64,
+}
+
+impl ReleaseRow {
+    /// The same release in `state`.
+    pub fn with_state(&self, state: ReleaseStep) -> ReleaseRow {
+        ReleaseRow {
+            state,
+            ..self.clone()
+        }
+    }
+}
+
+const COLUMNS: &str = "nonce, hostchain, token, amount, destination, burner, \
+     order_height, state, verdict, report_hash, release_after, tx_id, last_error, attempts, \
+     next_attempt_at, ready_since, released_at, state_since, created_at";
+
+fn release_row(r: &sqlx::any::AnyRow) -> Result<ReleaseRow, StoreError> {
+    let cells = Cells::new(r, "releases", "nonce");
+    Ok(ReleaseRow {
+        nonce: Nonce::new(cells.uint("nonce")?),
+        hostchain: cells.parsed("hostchain")?,
+        token: cells.parsed("token")?,
+        amount: cells.parsed("amount")?,
+        destination: cells.parsed("destination")?,
+        burner: cells.parsed("burner")?,
+        order_height: Height::new(cells.uint("order_height")?),
+        state: cells.with("state", |s: String| ReleaseStep::parse(&s))?,
+        decision: cells.with_opt("verdict", |s: String| ScoutDecision::parse(&s))?,
+        report_hash: cells.parsed_opt("report_hash")?,
+        release_after: cells.get("release_after")?,
+        tx_id: cells.get("tx_id")?,
+        last_error: cells.get("last_error")?,
+        attempts: cells.uint("attempts")?,
+        next_attempt_at: cells.get("next_attempt_at")?,
+        ready_since: cells.get("ready_since")?,
+        released_at: cells.get("released_at")?,
+        state_since: cells.get("state_since")?,
+        created_at: cells.get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Records a withdrawal order of the symbiote to be released (once; later calls change
+    /// nothing). Returns whether it was new.
+    pub async fn add_release(&self, order: &WithdrawalOrder) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let nonce = int("release nonce", order.nonce.get())?;
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "INSERT INTO releases (nonce, hostchain, token, amount, destination, burner, \
+             order_height, state, state_since, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (nonce) DO NOTHING",
+        )
+        .bind(nonce)
+        .bind(order.hostchain.as_str())
+        .bind(order.token.as_str())
+        .bind(order.amount.to_string())
+        .bind(order.destination.as_str())
+        .bind(order.burner.to_string())
+        .bind(int("order height", order.height.get())?)
+        .bind(ReleaseStep::Scouting.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let added = result.rows_affected() == 1;
+        if added {
+            record(
+                &mut tx,
+                Entity::Release,
+                nonce,
+                None,
+                ReleaseStep::Scouting.as_str(),
+                &format!("withdrawal order of block {}", order.height),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// One release.
+    pub async fn release(&self, nonce: Nonce) -> Result<Option<ReleaseRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM releases WHERE nonce = $1"))
+            .bind(int("release nonce", nonce.get())?)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(release_row).transpose()
+    }
+
+    /// The releases of `hostchain` still in progress, oldest first.
+    pub async fn open_releases(
+        &self,
+        hostchain: &HostchainId,
+    ) -> Result<Vec<ReleaseRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM releases WHERE hostchain = $1 \
+             AND state NOT IN ($2, $3, $4) ORDER BY nonce"
+        ))
+        .bind(hostchain.as_str())
+        .bind(ReleaseStep::Released.as_str())
+        .bind(ReleaseStep::Refunded.as_str())
+        .bind(ReleaseStep::Failed.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(release_row).collect()
+    }
+
+    /// Releases, newest first, optionally in some states.
+    pub async fn releases(
+        &self,
+        states: &[ReleaseStep],
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ReleaseRow>, StoreError> {
+        let filter = if states.is_empty() {
+            String::new()
+        } else {
+            // The states are this enum's own constants, never user text.
+            let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            format!("WHERE state IN ({})", list.join(", "))
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM releases {filter} ORDER BY nonce DESC LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(release_row).collect()
+    }
+
+    /// Writes `next` over `current` (only if the stored row is still in `current.state`),
+    /// recording the transition when the state changes. Returns whether it was written.
+    pub async fn save_release(
+        &self,
+        current: &ReleaseRow,
+        next: &ReleaseRow,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let written = save_in(&mut tx, current, next, reason).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Stores a transaction prepared for a release (for `purpose`: the release, or the payment
+    /// of a queued one) and moves the release to `next` (which names it), atomically: the
+    /// transaction is stored before it is sent.
+    pub async fn record_release_tx(
+        &self,
+        current: &ReleaseRow,
+        next: &ReleaseRow,
+        purpose: &TxPurpose,
+        prepared: &PreparedTx,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        host_txs::insert(&mut tx, purpose, prepared).await?;
+        if !save_in(&mut tx, current, next, reason).await? {
+            return Err(StoreError::Conflict(format!(
+                "release {} changed while its transaction was stored",
+                current.nonce
+            )));
+        }
+        if current.state == next.state {
+            // A replacement: the state stays, the history still says why.
+            record(
+                &mut tx,
+                Entity::Release,
+                int("release nonce", current.nonce.get())?,
+                Some(current.state.as_str()),
+                next.state.as_str(),
+                reason,
+                now_ms(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The transactions prepared for a release (not the payments of a queued one), newest
+    /// first.
+    pub async fn release_txs(&self, nonce: Nonce) -> Result<Vec<StoredTx>, StoreError> {
+        self.host_txs(&TxPurpose::Release(nonce)).await
+    }
+
+    /// What this relayer released of `token` on `hostchain` since `since_ms`, for the release
+    /// limits it enforces itself.
+    pub async fn released_since(
+        &self,
+        hostchain: &HostchainId,
+        token: &TokenId,
+        since_ms: i64,
+    ) -> Result<Amount, StoreError> {
+        let rows = sqlx::query(
+            "SELECT nonce, amount FROM releases WHERE hostchain = $1 AND token = $2 \
+             AND released_at IS NOT NULL AND released_at >= $3",
+        )
+        .bind(hostchain.as_str())
+        .bind(token.as_str())
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut total = Amount::ZERO;
+        for r in &rows {
+            let amount: Amount = Cells::new(r, "releases", "nonce").parsed("amount")?;
+            total = total.checked_add(amount).unwrap_or(Amount::new(u128::MAX));
+        }
+        Ok(total)
+    }
+
+    /// Every state change of a release, oldest first.
+    pub async fn release_history(&self, nonce: Nonce) -> Result<Vec<Transition>, StoreError> {
+        self.transitions(Entity::Release, int("release nonce", nonce.get())?)
+            .await
+    }
+
+    /// Release counts by (hostchain, state).
+    pub async fn release_counts(&self) -> Result<Vec<(HostchainId, ReleaseStep, u64)>, StoreError> {
+        self.state_counts("releases", ReleaseStep::parse).await
+    }
+}
+
+async fn save_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    current: &ReleaseRow,
+    next: &ReleaseRow,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let changed = current.state != next.state;
+    let since = if changed { now } else { current.state_since };
+    let nonce = int("release nonce", current.nonce.get())?;
+    let result = sqlx::query(
+        "UPDATE releases SET state = $1, verdict = $2, report_hash = $3, \
+         release_after = $4, tx_id = $5, last_error = $6, attempts = $7, \
+         next_attempt_at = $8, ready_since = $9, released_at = $10, state_since = $11 \
+         WHERE nonce = $12 AND state = $13",
+    )
+    .bind(next.state.as_str())
+    .bind(next.decision.map(ScoutDecision::as_str))
+    .bind(next.report_hash.map(|h| h.to_string()))
+    .bind(next.release_after)
+    .bind(next.tx_id.as_deref())
+    .bind(next.last_error.as_deref())
+    .bind(int("attempts", next.attempts)?)
+    .bind(next.next_attempt_at)
+    .bind(next.ready_since)
+    .bind(next.released_at)
+    .bind(since)
+    .bind(nonce)
+    .bind(current.state.as_str())
+    .execute(&mut **tx)
+    .await?;
+    let written = result.rows_affected() == 1;
+    if written && changed {
+        record(
+            tx,
+            Entity::Release,
+            nonce,
+            Some(current.state.as_str()),
+            next.state.as_str(),
+            reason,
+            now,
+        )
+        .await?;
+    }
+    Ok(written)
+}
