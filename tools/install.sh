@@ -7,12 +7,13 @@
 #                             libbitcoinkernel-sys (no wallet: the relayer holds its own key)
 #   symbiote-solana-validator tools/solana-validator, around solana-test-validator
 #   PostgreSQL binaries       Debian's packages, for throw-away test clusters
+#   promtool                  Debian's prometheus package, to check the relayer's /metrics
 #
 # Idempotent: every tool is cached outside the checkout under $SYMBIOTE_TOOLS_DIR (default
 # ~/.cache/symbiote-relayer) in a folder keyed by its version, and $SYMBIOTE_TOOLS_DIR/bin holds
 # links to the versions this checkout wants. A warm run only checks and finishes in seconds.
 #
-# Usage: tools/install.sh [all|foundry|solc|contracts|bitcoind|solana|postgres|compose]...   (default: all)
+# Usage: tools/install.sh [all|foundry|solc|contracts|bitcoind|solana|postgres|compose|promtool]...   (default: all)
 set -euo pipefail
 
 FOUNDRY_VERSION=1.7.1
@@ -207,6 +208,15 @@ install_postgres() {
   for t in initdb pg_ctl postgres; do link "$t" "$pgbin/$t"; done
 }
 
+install_promtool() {
+  # Checks the relayer's Prometheus exposition (relayer/tests/docs/metrics.rs).
+  command -v promtool >/dev/null || need_debs prometheus
+  local promtool
+  promtool=$(command -v promtool) || die "installed Debian's prometheus but found no promtool"
+  link promtool "$promtool"
+  say "promtool: $promtool"
+}
+
 install_compose() {
   # Validates docker-compose.yml without a Docker engine (`docker-compose config`).
   command -v docker-compose >/dev/null || need_debs docker-compose
@@ -218,7 +228,7 @@ targets=("$@")
 start=$(date +%s)
 for t in "${targets[@]}"; do
   case $t in
-    all) install_foundry; install_solc; install_contracts; install_postgres; install_compose; install_bitcoind; install_solana ;;
+    all) install_foundry; install_solc; install_contracts; install_postgres; install_compose; install_promtool; install_bitcoind; install_solana ;;
     foundry) install_foundry ;;
     solc) install_solc ;;
     contracts) install_contracts ;;
@@ -226,7 +236,8 @@ for t in "${targets[@]}"; do
     solana) install_solana ;;
     postgres) install_postgres ;;
     compose) install_compose ;;
-    *) die "unknown tool '$t' (expected all, foundry, solc, contracts, bitcoind, solana, postgres or compose)" ;;
+    promtool) install_promtool ;;
+    *) die "unknown tool '$t' (expected all, foundry, solc, contracts, bitcoind, solana, postgres, compose or promtool)" ;;
   esac
 done
 say "tools ready in $BIN ($(($(date +%s) - start))s)"

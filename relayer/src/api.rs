@@ -130,10 +130,7 @@ async fn refresh(app: &ApiState) -> Result<(), StoreError> {
 async fn metrics(State(app): State<ApiState>) -> ApiResult<Response> {
     refresh(&app).await?;
     Ok((
-        [(
-            "content-type",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [("content-type", crate::metrics::CONTENT_TYPE)],
         app.metrics.render(),
     )
         .into_response())

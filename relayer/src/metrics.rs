@@ -258,14 +258,47 @@ impl Metrics {
     }
 
     /// The text exposition.
+    /// The Prometheus text exposition (format 0.0.4, [`CONTENT_TYPE`]), which every Prometheus
+    /// version and `promtool check metrics` read: the registry's OpenMetrics text with each
+    /// counter's `# HELP` and `# TYPE` naming its `_total` series, and no `# EOF`.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        if encode(&mut out, &self.registry).is_err() {
-            out.clear();
+        let mut open_metrics = String::new();
+        if encode(&mut open_metrics, &self.registry).is_err() {
+            return String::new();
+        }
+        let counters: std::collections::BTreeSet<&str> = open_metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|rest| rest.strip_suffix(" counter"))
+            .collect();
+        let mut out = String::with_capacity(open_metrics.len());
+        for line in open_metrics.lines() {
+            if line == "# EOF" {
+                continue;
+            }
+            let meta = ["# HELP ", "# TYPE "]
+                .into_iter()
+                .find_map(|prefix| line.strip_prefix(prefix).map(|rest| (prefix, rest)));
+            match meta {
+                Some((prefix, rest)) => {
+                    let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                    let suffix = if counters.contains(name) {
+                        "_total"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!("{prefix}{name}{suffix} {tail}"));
+                }
+                None => out.push_str(line),
+            }
+            out.push('\n');
         }
         out
     }
 }
+
+/// The media type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// How often the wallet balances are read.
 const BALANCE_INTERVAL: Duration = Duration::from_secs(30);

@@ -154,6 +154,19 @@ key_file = "solana.json"
     let metrics = relayer.text("/metrics").await;
     assert!(metrics.contains("relayer_anchors{"), "{metrics}");
     assert!(metrics.contains("relayer_followed_height"), "{metrics}");
+    // Every key the relayer spends from has its balance, funded above zero.
+    for chain in ["bitcoin-regtest", "evm-31337", "solana-local"] {
+        let sample = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("relayer_wallet_balance{")
+                    && l.contains(&format!("hostchain=\"{chain}\""))
+                    && l.contains("key=\"relayer\"")
+            })
+            .unwrap_or_else(|| panic!("no wallet balance of {chain}:\n{metrics}"));
+        let value: f64 = sample.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(value > 0.0, "{sample}");
+    }
 
     let history = relayer
         .get(&format!(

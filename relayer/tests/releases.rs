@@ -217,7 +217,7 @@ async fn releases_go_through_every_step_with_their_history() {
         &net,
         &node,
         GovernanceChange::ReleaseHold(Nonce::new(2)),
-        height + 3,
+        height + 30,
         LIMIT,
     )
     .await;
@@ -225,7 +225,7 @@ async fn releases_go_through_every_step_with_their_history() {
         &net,
         &node,
         GovernanceChange::RefundHold(Nonce::new(3)),
-        height + 3,
+        height + 30,
         LIMIT,
     )
     .await;

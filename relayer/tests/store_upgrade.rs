@@ -22,7 +22,7 @@ use symbiote::types::{HostchainId, Nonce};
 /// a scout report, and the worker of a role.
 const EARLIER_ROWS: &[&str] = &[
     "INSERT INTO batches (id, from_height, to_height, commitment, aggregate, aggregate_root, state, created_at) \
-     VALUES (1, 1, 10, X'01', X'01', X'0000000000000000000000000000000000000000000000000000000000000001', 'anchoring', 1)",
+     VALUES (1, 1, 10, BYTES(01), BYTES(01), BYTES(0000000000000000000000000000000000000000000000000000000000000001), 'anchoring', 1)",
     "INSERT INTO anchors (id, batch_id, hostchain, sequence, state, tx_id, confirmations, attempts, next_attempt_at, state_since) \
      VALUES (1, 1, 'evm-31337', 1, 'broadcast', 'tx-b', 0, 0, 0, 5)",
     "INSERT INTO anchor_txs (anchor_id, tx_id, prepared, created_at) VALUES \
@@ -86,7 +86,18 @@ async fn write_earlier_database(url: &str, postgres: bool) {
     migrator.run(&pool).await.unwrap();
     let burner = symbiote::crypto::Keypair::from_seed(&[1; 32]).public();
     for sql in EARLIER_ROWS {
-        let sql = sql.replace("BURNER", &burner.to_string());
+        let mut sql = sql.replace("BURNER", &burner.to_string());
+        // Byte strings: `X'..'` on SQLite, `decode('..', 'hex')` on PostgreSQL.
+        while let Some(start) = sql.find("BYTES(") {
+            let end = start + sql[start..].find(')').unwrap();
+            let hex = sql[start + 6..end].to_string();
+            let literal = if postgres {
+                format!("decode('{hex}', 'hex')")
+            } else {
+                format!("X'{hex}'")
+            };
+            sql.replace_range(start..=end, &literal);
+        }
         sqlx::query(&sql).execute(&pool).await.unwrap();
     }
     pool.close().await;

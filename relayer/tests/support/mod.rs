@@ -33,11 +33,13 @@ use symbiote::tx::{GovernanceChange, ProposalId, SignedTransaction, Transaction}
 use symbiote::types::Height;
 use symbiote::wire::TxStatusReply;
 
-/// The relayer binary under test.
 mod hostchains;
 
+// Not every test binary that includes this module sets up hostchains.
+#[allow(unused_imports)]
 pub use hostchains::*;
 
+/// The relayer binary under test.
 pub const RELAYER: &str = env!("CARGO_BIN_EXE_relayer");
 
 /// The symbiote binary, built next to the relayer binary (`cargo build -p symbiote-node`, or

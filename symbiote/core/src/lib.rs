@@ -37,6 +37,7 @@ pub mod crypto;
 pub mod genesis;
 pub mod governance;
 pub mod hash;
+pub mod host_keys;
 pub mod keyfile;
 pub mod light_client;
 pub mod merkle;

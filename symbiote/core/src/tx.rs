@@ -7,17 +7,17 @@
 //! Persisted format: these types are part of every block. Renaming or reordering enum variants
 //! or fields changes the encoding and every hash built on it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{Canonical, Versioned, invalid_data};
+use crate::codec::{Canonical, Versioned};
 use crate::crypto::{self, CryptoError, Keypair, PublicKey, Signature};
 use crate::hash::{Domain, Hash, hash};
+use crate::host_keys::{HostKey, HostKeys};
 use crate::types::{
-    Amount, Height, HostAddress, HostKey, HostTxId, HostchainId, KeyFamily, Nonce, SymbioteId,
-    TokenId,
+    Amount, Height, HostAddress, HostTxId, HostchainId, KeyFamily, Nonce, SymbioteId, TokenId,
 };
 
 /// The most entries one [`Transaction::Attest`], [`Transaction::ApproveReleases`] or
@@ -110,59 +110,6 @@ impl Deposit {
     /// A relayer's attestation of this deposit.
     pub fn attest(&self, symbiote: SymbioteId, relayer: &Keypair) -> Signature {
         relayer.sign_digest(&self.attestation_digest(symbiote))
-    }
-}
-
-/// A relayer's keys on hostchains, by key family: at most one key per family, listed in
-/// increasing family order (the one canonical encoding).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HostKeys(BTreeMap<KeyFamily, HostKey>);
-
-/// The most hostchain keys one relayer lists.
-pub const MAX_HOST_KEYS: usize = 16;
-
-impl HostKeys {
-    /// Keys from `(family, key)` pairs; a family given twice is refused.
-    pub fn new(pairs: impl IntoIterator<Item = (KeyFamily, HostKey)>) -> Result<HostKeys, String> {
-        let mut map = BTreeMap::new();
-        for (family, key) in pairs {
-            if map.insert(family.clone(), key).is_some() {
-                return Err(format!("key family {family} is given twice"));
-            }
-        }
-        if map.len() > MAX_HOST_KEYS {
-            return Err(format!("{} hostchain keys is too many", map.len()));
-        }
-        Ok(HostKeys(map))
-    }
-
-    /// The key of `family`.
-    pub fn get(&self, family: &KeyFamily) -> Option<&HostKey> {
-        self.0.get(family)
-    }
-
-    /// Every (family, key), in family order.
-    pub fn iter(&self) -> impl Iterator<Item = (&KeyFamily, &HostKey)> {
-        self.0.iter()
-    }
-}
-
-impl BorshSerialize for HostKeys {
-    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
-        BorshSerialize::serialize(&self.0, writer)
-    }
-}
-
-impl BorshDeserialize for HostKeys {
-    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
-        let pairs = Vec::<(KeyFamily, HostKey)>::deserialize_reader(reader)?;
-        if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return Err(invalid_data(
-                "hostchain keys not in strictly increasing family order",
-            ));
-        }
-        HostKeys::new(pairs).map_err(invalid_data)
     }
 }
 

@@ -71,7 +71,7 @@ pub enum TypeError {
         reason: &'static str,
     },
     /// Not a hostchain key: 1 to 64 bytes.
-    #[error("invalid hostchain key: {len} bytes (expected 1 to {MAX_HOST_KEY_LEN})")]
+    #[error("invalid hostchain key: {len} bytes (expected 1 to {max})", max = crate::host_keys::MAX_HOST_KEY_LEN)]
     InvalidHostKey {
         /// Its length.
         len: usize,
@@ -540,66 +540,6 @@ validated_string!(
     KeyFamily,
     check_key_family
 );
-
-/// Longest hostchain key, in bytes.
-pub const MAX_HOST_KEY_LEN: usize = 64;
-
-/// A relayer's public key (or address) on one family of hostchains, in that family's own bytes
-/// (a 20-byte EVM address, a 32-byte Solana public key): what the hostchain's contracts or
-/// vaults check the relayer's signatures against. Its meaning is for the family's adapter; 1 to
-/// [`MAX_HOST_KEY_LEN`] bytes, hex in JSON.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HostKey(Vec<u8>);
-
-impl HostKey {
-    /// Checks the length.
-    pub fn new(bytes: &[u8]) -> Result<HostKey, TypeError> {
-        if bytes.is_empty() || bytes.len() > MAX_HOST_KEY_LEN {
-            return Err(TypeError::InvalidHostKey { len: bytes.len() });
-        }
-        Ok(HostKey(bytes.to_vec()))
-    }
-
-    /// The bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Display for HostKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{}", hex::encode(&self.0))
-    }
-}
-
-impl BorshSerialize for HostKey {
-    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
-        BorshSerialize::serialize(&self.0, writer)
-    }
-}
-
-impl BorshDeserialize for HostKey {
-    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
-        let bytes = Vec::<u8>::deserialize_reader(reader)?;
-        HostKey::new(&bytes).map_err(invalid_data)
-    }
-}
-
-impl Serialize for HostKey {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for HostKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <String as Deserialize>::deserialize(deserializer)?;
-        let digits = text.strip_prefix("0x").unwrap_or(&text);
-        let bytes = hex::decode(digits)
-            .map_err(|e| de::Error::custom(format!("hostchain key {text:?}: {e}")))?;
-        HostKey::new(&bytes).map_err(de::Error::custom)
-    }
-}
 
 impl TokenId {
     /// The text that names a hostchain's native coin.

@@ -1,0 +1,126 @@
+//! A relayer's keys on hostchains: one per key family (`evm`, `solana`...), in that family's
+//! own bytes. What a family's key means is for its adapters; the symbiote only keeps them in
+//! the relayer set, where hostchain contracts and vaults find the keys they check.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::de;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::codec::invalid_data;
+use crate::types::{KeyFamily, TypeError};
+
+/// Longest hostchain key, in bytes.
+pub const MAX_HOST_KEY_LEN: usize = 64;
+
+/// A relayer's public key (or address) on one family of hostchains, in that family's own bytes
+/// (a 20-byte EVM address, a 32-byte Solana public key): what the hostchain's contracts or
+/// vaults check the relayer's signatures against. Its meaning is for the family's adapter; 1 to
+/// [`MAX_HOST_KEY_LEN`] bytes, hex in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostKey(Vec<u8>);
+
+impl HostKey {
+    /// Checks the length.
+    pub fn new(bytes: &[u8]) -> Result<HostKey, TypeError> {
+        if bytes.is_empty() || bytes.len() > MAX_HOST_KEY_LEN {
+            return Err(TypeError::InvalidHostKey { len: bytes.len() });
+        }
+        Ok(HostKey(bytes.to_vec()))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(&self.0))
+    }
+}
+
+impl BorshSerialize for HostKey {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        BorshSerialize::serialize(&self.0, writer)
+    }
+}
+
+impl BorshDeserialize for HostKey {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let bytes = Vec::<u8>::deserialize_reader(reader)?;
+        HostKey::new(&bytes).map_err(invalid_data)
+    }
+}
+
+impl Serialize for HostKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as Deserialize>::deserialize(deserializer)?;
+        let digits = text.strip_prefix("0x").unwrap_or(&text);
+        let bytes = hex::decode(digits)
+            .map_err(|e| de::Error::custom(format!("hostchain key {text:?}: {e}")))?;
+        HostKey::new(&bytes).map_err(de::Error::custom)
+    }
+}
+
+/// A relayer's keys on hostchains, by key family: at most one key per family, listed in
+/// increasing family order (the one canonical encoding).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HostKeys(BTreeMap<KeyFamily, HostKey>);
+
+/// The most hostchain keys one relayer lists.
+pub const MAX_HOST_KEYS: usize = 16;
+
+impl HostKeys {
+    /// Keys from `(family, key)` pairs; a family given twice is refused.
+    pub fn new(pairs: impl IntoIterator<Item = (KeyFamily, HostKey)>) -> Result<HostKeys, String> {
+        let mut map = BTreeMap::new();
+        for (family, key) in pairs {
+            if map.insert(family.clone(), key).is_some() {
+                return Err(format!("key family {family} is given twice"));
+            }
+        }
+        if map.len() > MAX_HOST_KEYS {
+            return Err(format!("{} hostchain keys is too many", map.len()));
+        }
+        Ok(HostKeys(map))
+    }
+
+    /// The key of `family`.
+    pub fn get(&self, family: &KeyFamily) -> Option<&HostKey> {
+        self.0.get(family)
+    }
+
+    /// Every (family, key), in family order.
+    pub fn iter(&self) -> impl Iterator<Item = (&KeyFamily, &HostKey)> {
+        self.0.iter()
+    }
+}
+
+impl BorshSerialize for HostKeys {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        BorshSerialize::serialize(&self.0, writer)
+    }
+}
+
+impl BorshDeserialize for HostKeys {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let pairs = Vec::<(KeyFamily, HostKey)>::deserialize_reader(reader)?;
+        if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(invalid_data(
+                "hostchain keys not in strictly increasing family order",
+            ));
+        }
+        HostKeys::new(pairs).map_err(invalid_data)
+    }
+}
