@@ -17,6 +17,8 @@
 //!
 //! | Chain  | Code                              | Severity   | Meaning |
 //! |--------|-----------------------------------|------------|---------|
+//! | All    | `invalid-address`                 | malicious  | The destination is not an address of its hostchain (the relayer checks it with the adapter before inspecting): nothing can be paid to it. |
+//! | All    | `no-scout`                        | info       | The hostchain has no scout: nothing was inspected. |
 //! | EVM    | `no-code`                         | info       | No code at the address at that block: an EOA (or nothing yet). |
 //! | EVM    | `no-metadata`                     | info       | Code without solc's CBOR metadata (hand-written, stripped, or built without it). |
 //! | EVM    | `function-inventory`              | info       | The function selectors found in the code, with known names. |

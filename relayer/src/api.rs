@@ -64,6 +64,15 @@ impl From<StoreError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Whether `given` equals `secret`, in a time that does not depend on where they differ.
+fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    let mut differ = u8::from(given.len() != secret.len());
+    for (i, s) in secret.iter().enumerate() {
+        differ |= given.get(i).copied().unwrap_or(!s) ^ s;
+    }
+    differ == 0
+}
+
 /// The router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -344,7 +353,7 @@ async fn anchor(State(app): State<ApiState>, Path(id): Path<String>) -> ApiResul
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no anchor {id}")))?;
     let txs: Vec<String> = app
         .store
-        .anchor_txs(id)
+        .anchor_txs(&row)
         .await?
         .into_iter()
         .map(|t| t.tx.id)
@@ -387,7 +396,7 @@ async fn submit_commitment(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .filter(|given| !given.is_empty());
-    if given != Some(token.expose()) {
+    if !given.is_some_and(|given| same_secret(given.as_bytes(), token.expose().as_bytes())) {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "missing or wrong admin token".into(),

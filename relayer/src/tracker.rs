@@ -68,6 +68,10 @@ pub struct Watch<'a> {
     /// Since when (ms) the owner has been waiting for inclusion; a replacement is due once the
     /// newest transaction and this are both `replace_after` old.
     pub waiting_since: i64,
+    /// Only the transactions stored at or after this time (ms) are followed: those of the
+    /// current submission, for an owner that prepares anew after its transactions are dropped
+    /// and must not count an earlier submission's. `None`: every one stored for the purpose.
+    pub stored_since: Option<i64>,
 }
 
 /// The outcome of sending a stored transaction.
@@ -138,14 +142,12 @@ impl Tracker {
         }
     }
 
-    /// Sends a transaction again: the node already having it, or it being included by now,
-    /// is fine; one it refuses is left to the next look at its status.
-    async fn resend(&self, purpose: &TxPurpose, tx: &PreparedTx) -> Result<(), AdapterError> {
+    /// Sends again a transaction that is followed (not counted as a new send): the node already
+    /// having it, or it being included by now, is fine; one it refuses is left to the next look
+    /// at its status.
+    async fn resend(&self, tx: &PreparedTx) -> Result<(), AdapterError> {
         match self.adapter.anchorer().broadcast(tx).await {
-            Ok(()) => {
-                self.metrics.broadcast(&self.hostchain, purpose);
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) if matches!(e.kind, ErrorKind::Stale | ErrorKind::Rejected) => {
                 tracing::debug!(hostchain = %self.hostchain, tx = %tx.id, error = %e, "not sent again");
                 Ok(())
@@ -157,7 +159,13 @@ impl Tracker {
     /// Looks at every transaction stored for `watch.purpose` and acts (see the module docs).
     pub async fn follow(&self, watch: Watch<'_>) -> Result<Progress, TrackError> {
         let anchorer = self.adapter.anchorer();
-        let stored = self.store.host_txs(watch.purpose).await?;
+        let stored: Vec<_> = self
+            .store
+            .host_txs(&self.hostchain, watch.purpose)
+            .await?
+            .into_iter()
+            .filter(|s| watch.stored_since.is_none_or(|since| s.created_at >= since))
+            .collect();
         let Some(newest) = stored.first() else {
             return Err(TrackError::NothingStored(watch.purpose.clone()));
         };
@@ -183,7 +191,7 @@ impl Tracker {
                     });
                 }
                 TxStatus::ReorgedOut { previous } => {
-                    self.resend(watch.purpose, tx).await?;
+                    self.resend(tx).await?;
                     return Ok(Progress::Resent {
                         tx_id: tx.id.clone(),
                         why: format!(
@@ -207,14 +215,14 @@ impl Tracker {
         };
         if watch.seen.is_some() {
             // It was included and now is not: the block is gone. Send it again.
-            self.resend(watch.purpose, tx).await?;
+            self.resend(tx).await?;
             return Ok(Progress::Resent {
                 tx_id: tx.id.clone(),
                 why: "no longer included".into(),
             });
         }
         // Unknown to the node (restarted, evicted) or waiting: sending again is harmless.
-        self.resend(watch.purpose, tx).await?;
+        self.resend(tx).await?;
         let since = watch.waiting_since.max(newest.created_at);
         let waited = Duration::from_millis(u64::try_from(now_ms() - since).unwrap_or_default());
         if waited < self.replace_after {
@@ -237,7 +245,8 @@ impl Tracker {
         self.metrics.replacements.inc();
         tracing::info!(hostchain = %self.hostchain, purpose = %watch.purpose, old = %tx.id, new = %replacement.id, waited_s = waited.as_secs(), "transaction replaced");
         // A replacement refused as it is sent is dropped: the next look finds it so.
-        self.resend(watch.purpose, &replacement).await?;
+        self.resend(&replacement).await?;
+        self.metrics.broadcast(&self.hostchain, watch.purpose);
         Ok(Progress::Replaced {
             old: tx.id.clone(),
             new: replacement,

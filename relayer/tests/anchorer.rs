@@ -93,7 +93,7 @@ async fn stuck_replaced_reorged_resent_dropped_reprepared_then_final() {
     let a = anchor().await;
     assert_eq!(script.lock().unwrap().replaced, vec!["tx-1-1"]);
     assert_eq!(a.tx_id.as_deref(), Some("tx-1-1-bumped"));
-    assert_eq!(store.anchor_txs(a.id).await.unwrap().len(), 2);
+    assert_eq!(store.anchor_txs(&a).await.unwrap().len(), 2);
     assert_eq!(a.state, AnchorState::Broadcast);
 
     // Included, not final yet.

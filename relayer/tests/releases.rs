@@ -2,8 +2,10 @@
 //! hostchain behind the adapter traits: a clean order is scouted, approved on the symbiote,
 //! submitted, replaced when stuck (the replacement stored first) and released once final; a
 //! dropped payment is submitted again; a malicious destination is held with its report, then
-//! released after governance lifts the hold; another held order is refunded. Every step is
-//! checked in the release's transition history.
+//! released after governance lifts the hold; a deny-listed one is held and refunded. Both are
+//! written in another letter case than the scout and the list know them: the destination is
+//! compared in its hostchain's canonical form. Every step is checked in the release's
+//! transition history.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -87,7 +89,7 @@ async fn releases_go_through_every_step_with_their_history() {
         deposits: vec![deposit],
     };
     submit(&node, &relayer, attest, LIMIT).await;
-    for destination in ["0xgood", "0xbad", "0xrefund"] {
+    for destination in ["0xgood", "0xBad", "0xREFUND"] {
         let burn = Transaction::Burn {
             hostchain: chain.clone(),
             token: TokenId::native(),
@@ -105,7 +107,13 @@ async fn releases_go_through_every_step_with_their_history() {
     .await
     .unwrap();
     let (adapter, script) = Fake::new(CHAIN);
-    script.lock().unwrap().malicious = vec!["0xbad".into(), "0xrefund".into()];
+    script.lock().unwrap().malicious = vec!["0xbad".into()];
+    let policy = ScoutPolicy::new(
+        [],
+        [(chain.clone(), HostAddress::new("0xrefund").unwrap())],
+        &[],
+        true,
+    );
     let metrics = Metrics::new();
     let retry = RetryPolicy {
         first: Duration::from_millis(1),
@@ -117,7 +125,7 @@ async fn releases_go_through_every_step_with_their_history() {
         node.clone(),
         symbiote,
         Arc::new(relayer.clone()),
-        ScoutPolicy::default(),
+        policy,
         BridgeSection::default(),
         Default::default(),
         metrics.clone(),
@@ -145,7 +153,19 @@ async fn releases_go_through_every_step_with_their_history() {
     let held = store.release(Nonce::new(2)).await.unwrap().unwrap();
     assert_eq!(held.decision, Some(ScoutDecision::Malicious));
     let report = held.report_hash.expect("a held order names its report");
-    assert!(store.report(&report).await.unwrap().is_some());
+    let stored = store.report(&report).await.unwrap().unwrap();
+    assert_eq!(stored.address.as_str(), "0xbad");
+    let denied = store.release(Nonce::new(3)).await.unwrap().unwrap();
+    let denied = store
+        .report(&denied.report_hash.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        denied.report.contains("deny-listed-address"),
+        "{}",
+        denied.report
+    );
 
     // The approval and the holds are published on the symbiote, with the reports.
     step().await;
@@ -170,7 +190,7 @@ async fn releases_go_through_every_step_with_their_history() {
     // A threshold of approvals (1 of 1): the designated relayer submits, stored then sent.
     step().await;
     assert_eq!(state(&store, 1).await, ReleaseStep::Submitted);
-    let first = store.release_txs(Nonce::new(1)).await.unwrap();
+    let first = store.release_txs(&chain, Nonce::new(1)).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(
         script.lock().unwrap().broadcasts,
@@ -179,7 +199,7 @@ async fn releases_go_through_every_step_with_their_history() {
 
     // Not included: replaced by a fee-bumped transaction, stored before it is sent.
     step().await;
-    let txs = store.release_txs(Nonce::new(1)).await.unwrap();
+    let txs = store.release_txs(&chain, Nonce::new(1)).await.unwrap();
     assert_eq!(txs.len(), 2);
     assert_eq!(txs[0].tx.id, format!("{}-bumped", first[0].tx.id));
     let row = store.release(Nonce::new(1)).await.unwrap().unwrap();
@@ -254,7 +274,7 @@ async fn releases_go_through_every_step_with_their_history() {
     assert_eq!(state(&store, 2).await, ReleaseStep::Submitted);
 
     // Every transaction of the payment dropped and the nonce unused: submitted again.
-    let paid = store.release_txs(Nonce::new(2)).await.unwrap();
+    let paid = store.release_txs(&chain, Nonce::new(2)).await.unwrap();
     script.lock().unwrap().status = Some(TxStatus::Dropped {
         reason: "evicted".into(),
     });
@@ -263,7 +283,7 @@ async fn releases_go_through_every_step_with_their_history() {
     script.lock().unwrap().status = None;
     step().await;
     assert_eq!(state(&store, 2).await, ReleaseStep::Submitted);
-    let again = store.release_txs(Nonce::new(2)).await.unwrap();
+    let again = store.release_txs(&chain, Nonce::new(2)).await.unwrap();
     assert_eq!(
         again.len(),
         paid.len() + 1,
@@ -304,7 +324,7 @@ async fn releases_go_through_every_step_with_their_history() {
     // The refunded order was never submitted; the paid ones carried their approvals.
     assert_eq!(
         store
-            .host_tx_count(&TxPurpose::Release(Nonce::new(3)))
+            .host_tx_count(&chain, &TxPurpose::Release(Nonce::new(3)))
             .await
             .unwrap(),
         0

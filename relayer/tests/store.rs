@@ -38,8 +38,12 @@ fn commitment(symbiote: SymbioteId, from: u64, to: u64) -> Commitment {
 }
 
 fn prepared(id: &str) -> PreparedTx {
+    prepared_on("bitcoin-regtest", id)
+}
+
+fn prepared_on(hostchain: &str, id: &str) -> PreparedTx {
     PreparedTx {
-        hostchain: HostchainId::new("bitcoin-regtest").unwrap(),
+        hostchain: HostchainId::new(hostchain).unwrap(),
         id: id.into(),
         raw: vec![1, 2, 3],
         meta: serde_json::json!({"v": 1}),
@@ -136,13 +140,16 @@ async fn exercise(url: &str) {
         .record_prepared(&anchor, &prepared("tx-b"), "replaced")
         .await
         .unwrap();
-    let txs = store.anchor_txs(anchor.id).await.unwrap();
+    let txs = store.anchor_txs(&anchor).await.unwrap();
     assert_eq!(
         txs.iter().map(|t| t.tx.id.as_str()).collect::<Vec<_>>(),
         vec!["tx-b", "tx-a"]
     );
     assert_eq!(
-        store.host_txs(&TxPurpose::Anchor(anchor.id)).await.unwrap(),
+        store
+            .host_txs(&chains[0], &TxPurpose::Anchor(anchor.id))
+            .await
+            .unwrap(),
         txs
     );
     let anchor = store.anchor(anchor.id).await.unwrap().unwrap();
@@ -255,7 +262,7 @@ async fn exercise(url: &str) {
     drop(store);
     let again = Store::open(url).await.unwrap();
     assert_eq!(again.batch_count().await.unwrap(), 2);
-    assert_eq!(again.anchor_txs(anchor.id).await.unwrap().len(), 2);
+    assert_eq!(again.anchor_txs(&anchor).await.unwrap().len(), 2);
 }
 
 /// The bridge's tables: deposits once each with their cursor, state moves with history,
@@ -389,14 +396,23 @@ async fn bridge(store: &Store) {
     };
     let purpose = TxPurpose::Release(Nonce::new(5));
     store
-        .record_release_tx(&approved, &submitted, &purpose, &prepared("0xtx"), "sent")
+        .record_release_tx(
+            &approved,
+            &submitted,
+            &purpose,
+            &prepared_on("evm-31337", "0xtx"),
+            "sent",
+        )
         .await
         .unwrap();
-    assert_eq!(store.release_txs(Nonce::new(5)).await.unwrap().len(), 1);
-    assert_eq!(store.host_tx_count(&purpose).await.unwrap(), 1);
+    assert_eq!(
+        store.release_txs(&evm, Nonce::new(5)).await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.host_tx_count(&evm, &purpose).await.unwrap(), 1);
     assert_eq!(
         store
-            .host_tx_count(&TxPurpose::ExecuteQueued(Nonce::new(5)))
+            .host_tx_count(&evm, &TxPurpose::ExecuteQueued(Nonce::new(5)))
             .await
             .unwrap(),
         0
@@ -449,7 +465,15 @@ async fn bridge(store: &Store) {
     // A rotation is stored with its transaction before it is sent, followed, then done.
     let members = vec!["0x00000000000000000000000000000000000000cc".to_string()];
     store
-        .record_rotation_tx(&evm, "anchor", 2, &members, 1, &prepared("0xrot"), "sent")
+        .record_rotation_tx(
+            &evm,
+            "anchor",
+            2,
+            &members,
+            1,
+            &prepared_on("evm-31337", "0xrot"),
+            "sent",
+        )
         .await
         .unwrap();
     let rotation = store.rotation(&evm, "anchor", 2).await.unwrap().unwrap();
@@ -458,7 +482,23 @@ async fn bridge(store: &Store) {
         store.open_rotations(&evm).await.unwrap(),
         vec![rotation.clone()]
     );
-    assert_eq!(store.host_txs(&rotation.purpose()).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .host_txs(&evm, &rotation.purpose())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The same rotation of another hostchain is another transaction's.
+    let other = HostchainId::new("evm-1").unwrap();
+    assert!(
+        store
+            .host_txs(&other, &rotation.purpose())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.finish_rotation(&rotation, "rotated").await.unwrap();
     assert!(store.open_rotations(&evm).await.unwrap().is_empty());
     let history: Vec<String> = store

@@ -111,7 +111,7 @@ async fn upgrade(url: &str, postgres: bool) {
     // Anchors and their transactions, newest first, under the one table.
     let anchor = store.open_anchors(&evm).await.unwrap().remove(0);
     assert_eq!(anchor.state, AnchorState::Broadcast);
-    let txs = store.anchor_txs(anchor.id).await.unwrap();
+    let txs = store.anchor_txs(&anchor).await.unwrap();
     let ids: Vec<&str> = txs.iter().map(|t| t.tx.id.as_str()).collect();
     assert_eq!(ids, ["tx-b", "tx-a"]);
 
@@ -126,16 +126,19 @@ async fn upgrade(url: &str, postgres: bool) {
     let submitted = store.release(Nonce::new(1)).await.unwrap().unwrap();
     assert_eq!(submitted.state, ReleaseStep::Submitted);
     assert_eq!(submitted.report_hash, Some(Hash([0xab; 32])));
-    assert_eq!(store.release_txs(Nonce::new(1)).await.unwrap().len(), 1);
+    assert_eq!(
+        store.release_txs(&evm, Nonce::new(1)).await.unwrap().len(),
+        1
+    );
     let executing = store.release(Nonce::new(2)).await.unwrap().unwrap();
     assert_eq!(executing.state, ReleaseStep::Executing);
     let payment = store
-        .host_txs(&TxPurpose::ExecuteQueued(Nonce::new(2)))
+        .host_txs(&evm, &TxPurpose::ExecuteQueued(Nonce::new(2)))
         .await
         .unwrap();
     assert_eq!(payment.len(), 1);
     assert_eq!(payment[0].tx.id, "exec-2");
-    let release = store.release_txs(Nonce::new(2)).await.unwrap();
+    let release = store.release_txs(&evm, Nonce::new(2)).await.unwrap();
     assert_eq!(release.len(), 1);
     assert_eq!(release[0].tx.id, "rel-2");
     let lifted = store.release(Nonce::new(3)).await.unwrap().unwrap();

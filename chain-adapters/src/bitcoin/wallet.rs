@@ -127,11 +127,16 @@ impl Signer {
         if let KeySource::File(path) = source {
             warn_if_readable_by_others(path);
         }
+        let setting = source.setting("key");
         let secret = source.read().map_err(|e| WalletError::Key {
-            origin: source.describe(),
+            origin: format!("`{setting}`"),
             reason: e.to_string(),
         })?;
-        Signer::from_text(secret.expose(), network, secret.origin())
+        Signer::from_text(
+            secret.expose(),
+            network,
+            &format!("`{setting}` {}", secret.origin()),
+        )
     }
 
     /// Parses a key written as 64 hex digits or WIF; `origin` names where it came from in

@@ -30,8 +30,9 @@ impl fmt::Debug for RelayerKey {
 impl RelayerKey {
     /// Reads the key from where the configuration says it is.
     pub fn load(source: &KeySource) -> Result<RelayerKey, String> {
-        let secret = source.read().map_err(|e| e.to_string())?;
-        Self::parse(secret.expose(), secret.origin())
+        let setting = source.setting("key");
+        let secret = source.read().map_err(|e| format!("{setting}: {e}"))?;
+        Self::parse(secret.expose(), &format!("{setting} {}", secret.origin()))
     }
 
     /// Parses 64 hex digits (optionally `0x`-prefixed, surrounding whitespace ignored).

@@ -63,6 +63,15 @@ pub struct Meta {
 
 impl EvmAdapter {
     pub(crate) fn meta(&self, tx: &PreparedTx) -> AdapterResult<Meta> {
+        if tx.hostchain != self.hostchain {
+            return Err(self.err(
+                ErrorKind::Config,
+                format!(
+                    "prepared transaction {} is for hostchain {}, not this one",
+                    tx.id, tx.hostchain
+                ),
+            ));
+        }
         let meta: Meta = serde_json::from_value(tx.meta.clone()).map_err(|e| {
             self.err(
                 ErrorKind::InvalidResponse,

@@ -17,8 +17,12 @@ pub fn load(
     let Some(source) = source else {
         return Ok(None);
     };
-    let secret = source.read().map_err(|e| format!("{what}: {e}"))?;
-    parse(secret.expose(), secret.origin(), what).map(Some)
+    let setting = source.setting(name);
+    let secret = source
+        .read()
+        .map_err(|e| format!("{what}: {setting}: {e}"))?;
+    let origin = format!("{setting} {}", secret.origin());
+    parse(secret.expose(), &origin, what).map(Some)
 }
 
 fn parse(text: &str, origin: &str, what: &str) -> Result<Keypair, String> {

@@ -1,6 +1,6 @@
 -- One table for every hostchain transaction any stage prepared (anchors, releases, payments of
--- queued releases, relayer-set rotations), stored before it is sent: `purpose` and `subject`
--- name its owner (relayer/src/store/host_txs.rs). The anchors' and releases' transactions move
+-- queued releases, relayer-set rotations), stored before it is sent: `hostchain`, `purpose` and
+-- `subject` name its owner (relayer/src/store/host_txs.rs). The anchors' and releases' transactions move
 -- here. Relayer-set rotations are stored before they are sent, in `rotations`. The withdrawal
 -- cursors move out of `deposit_cursors` into their own table. The other backend's migration
 -- does the same.
@@ -13,7 +13,7 @@ CREATE TABLE host_txs (
     tx_id TEXT NOT NULL,
     prepared TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    UNIQUE (purpose, subject, tx_id)
+    UNIQUE (hostchain, purpose, subject, tx_id)
 );
 
 INSERT INTO host_txs (hostchain, purpose, subject, tx_id, prepared, created_at)

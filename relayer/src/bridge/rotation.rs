@@ -5,8 +5,9 @@
 //! contract accepts only the new set's signatures.
 //!
 //! The submission is stored (`rotations`, with its transaction in `host_txs`) before it is
-//! sent, and followed by the [`Tracker`] until final; the contract's rotation nonce makes a
-//! second submission of the same rotation, by this relayer or another, fail harmlessly.
+//! sent, and followed by the [`Tracker`] until the contract moves past its rotation nonce (by
+//! it or by another relayer's); one final without rotating, or dropped, is submitted anew. The
+//! contract's rotation nonce makes a second submission of the same nonce fail harmlessly.
 //! Addresses are compared in the adapter's canonical form.
 
 use std::collections::BTreeSet;
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::publisher::PublishError;
 use super::{BridgeContext, BridgeError};
-use crate::store::{RotationRow, TxPurpose};
+use crate::store::{RotationRow, RotationState, TxPurpose};
 use crate::tracker::{Progress, Tracker, Watch};
 
 /// Rotates the relayer sets of one hostchain's contracts.
@@ -60,18 +61,20 @@ impl RotationStage {
         let threshold = u64::from(set.threshold);
         for contract in governance.contract_relayers().await? {
             self.finish_earlier(&contract).await?;
+            // A submission of this very rotation nonce is followed first, whatever the
+            // symbiote's set is now: its transaction may still be included.
             let open = self
                 .ctx
                 .store
                 .rotation(&self.hostchain, &contract.contract, contract.nonce)
-                .await?;
+                .await?
+                .filter(|row| row.state == RotationState::Submitted);
+            if let Some(row) = &open
+                && self.still_pending(row).await?
+            {
+                continue;
+            }
             if self.canonical(&contract.members)? == wanted && contract.threshold == threshold {
-                if let Some(row) = open {
-                    self.ctx
-                        .store
-                        .finish_rotation(&row, "the contract holds the symbiote's set")
-                        .await?;
-                }
                 continue;
             }
             let rotation = Rotation {
@@ -83,13 +86,7 @@ impl RotationStage {
             let Some(signatures) = self.cosign(governance, &contract, &rotation).await? else {
                 continue;
             };
-            match open {
-                Some(row) if row.state == crate::store::RotationState::Submitted => {
-                    self.follow(governance, &row, &rotation, &signatures)
-                        .await?
-                }
-                _ => self.submit(governance, &rotation, &signatures).await?,
-            }
+            self.submit(governance, &rotation, &signatures).await?;
         }
         Ok(())
     }
@@ -172,15 +169,10 @@ impl RotationStage {
         Ok(())
     }
 
-    /// Follows a submitted rotation the contract has not applied yet: one that is final without
-    /// having rotated, or dropped, is submitted anew.
-    async fn follow(
-        &self,
-        governance: &dyn RelayerSetGovernance,
-        row: &RotationRow,
-        rotation: &Rotation,
-        signatures: &[Vec<u8>],
-    ) -> Result<(), BridgeError> {
+    /// Follows a submitted rotation whose nonce the contract still waits for. Returns whether
+    /// it may still be included; one that is final without having rotated, or dropped, is
+    /// marked done, to be submitted anew.
+    async fn still_pending(&self, row: &RotationRow) -> Result<bool, BridgeError> {
         let purpose = row.purpose();
         let progress = self
             .tracker
@@ -188,6 +180,7 @@ impl RotationStage {
                 purpose: &purpose,
                 seen: None,
                 waiting_since: row.state_since,
+                stored_since: Some(row.state_since),
             })
             .await?;
         let why = match progress {
@@ -204,11 +197,11 @@ impl RotationStage {
             Progress::Included { .. }
             | Progress::Waiting { .. }
             | Progress::Resent { .. }
-            | Progress::Replaced { .. } => return Ok(()),
+            | Progress::Replaced { .. } => return Ok(true),
         };
-        tracing::warn!(hostchain = %self.hostchain, contract = %row.contract, nonce = row.nonce, why, "rotation submitted again");
+        tracing::warn!(hostchain = %self.hostchain, contract = %row.contract, nonce = row.nonce, why, "rotation not applied; it will be submitted again");
         self.ctx.store.finish_rotation(row, &why).await?;
-        self.submit(governance, rotation, signatures).await
+        Ok(false)
     }
 
     /// Runs until `shutdown`.

@@ -93,13 +93,21 @@ pub struct SymbioteSection {
     pub poll_interval_ms: u64,
 }
 
-/// `[database]`.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+/// `[database]`. `Debug` hides the URL's password.
+#[derive(Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSection {
     /// `sqlite://path` (created if missing) or `postgres://...`.
     #[serde(default = "default_database")]
     pub url: String,
+}
+
+impl std::fmt::Debug for DatabaseSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSection")
+            .field("url", &crate::store::redact(&self.url))
+            .finish()
+    }
 }
 
 impl Default for DatabaseSection {

@@ -159,7 +159,7 @@ impl HostchainAnchorer {
 
     async fn latest_tx(&self, anchor: &AnchorRow) -> Result<PreparedTx, AnchorError> {
         self.store
-            .anchor_txs(anchor.id)
+            .anchor_txs(anchor)
             .await?
             .into_iter()
             .next()
@@ -214,6 +214,8 @@ impl HostchainAnchorer {
                 purpose: &purpose,
                 seen,
                 waiting_since: anchor.state_since,
+                // Every transaction ever prepared for the anchor may be the one included.
+                stored_since: None,
             })
             .await?;
         match progress {

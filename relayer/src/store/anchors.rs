@@ -148,8 +148,8 @@ impl Store {
     }
 
     /// Every transaction prepared for an anchor, newest first.
-    pub async fn anchor_txs(&self, anchor: AnchorId) -> Result<Vec<StoredTx>, StoreError> {
-        self.host_txs(&TxPurpose::Anchor(anchor)).await
+    pub async fn anchor_txs(&self, anchor: &AnchorRow) -> Result<Vec<StoredTx>, StoreError> {
+        self.host_txs(&anchor.hostchain, &anchor.purpose()).await
     }
 
     /// Stores a prepared transaction for an anchor and moves it to `prepared`, atomically.
@@ -161,7 +161,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut t = self.pool.begin().await?;
-        host_txs::insert(&mut t, &anchor.purpose(), tx).await?;
+        host_txs::insert(&mut t, &anchor.purpose(), tx, now).await?;
         sqlx::query(
             "UPDATE anchors SET state = $1, tx_id = $2, state_since = $3, attempts = 0, \
              next_attempt_at = 0, last_error = NULL WHERE id = $4",

@@ -5,7 +5,7 @@
 
 use chain_adapters::PreparedTx;
 use serde::Serialize;
-use symbiote::types::Nonce;
+use symbiote::types::{HostchainId, Nonce};
 
 use super::anchors::AnchorId;
 use super::{Cells, Store, StoreError, json_text, now_ms};
@@ -58,23 +58,26 @@ pub struct StoredTx {
     pub created_at: i64,
 }
 
-/// Stores `prepared` for `purpose` inside the caller's database transaction (once per id).
+/// Stores `prepared` for `purpose` inside the caller's database transaction (once per id), as
+/// stored at `at` (ms).
 pub(crate) async fn insert(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     purpose: &TxPurpose,
     prepared: &PreparedTx,
+    at: i64,
 ) -> Result<(), StoreError> {
     let (kind, subject) = purpose.key();
     sqlx::query(
         "INSERT INTO host_txs (hostchain, purpose, subject, tx_id, prepared, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (purpose, subject, tx_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hostchain, purpose, subject, tx_id) \
+         DO NOTHING",
     )
     .bind(prepared.hostchain.as_str())
     .bind(kind)
     .bind(subject)
     .bind(&prepared.id)
     .bind(json_text("prepared transaction", prepared)?)
-    .bind(now_ms())
+    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -88,18 +91,23 @@ impl Store {
         prepared: &PreparedTx,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        insert(&mut tx, purpose, prepared).await?;
+        insert(&mut tx, purpose, prepared, now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Every transaction stored for `purpose`, newest first.
-    pub async fn host_txs(&self, purpose: &TxPurpose) -> Result<Vec<StoredTx>, StoreError> {
+    /// Every transaction stored on `hostchain` for `purpose`, newest first.
+    pub async fn host_txs(
+        &self,
+        hostchain: &HostchainId,
+        purpose: &TxPurpose,
+    ) -> Result<Vec<StoredTx>, StoreError> {
         let (kind, subject) = purpose.key();
         let rows = sqlx::query(
-            "SELECT id, prepared, created_at FROM host_txs WHERE purpose = $1 AND subject = $2 \
-             ORDER BY id DESC",
+            "SELECT id, prepared, created_at FROM host_txs WHERE hostchain = $1 \
+             AND purpose = $2 AND subject = $3 ORDER BY id DESC",
         )
+        .bind(hostchain.as_str())
         .bind(kind)
         .bind(subject)
         .fetch_all(&self.pool)
@@ -115,15 +123,22 @@ impl Store {
             .collect()
     }
 
-    /// How many transactions are stored for `purpose`.
-    pub async fn host_tx_count(&self, purpose: &TxPurpose) -> Result<u64, StoreError> {
+    /// How many transactions are stored on `hostchain` for `purpose`.
+    pub async fn host_tx_count(
+        &self,
+        hostchain: &HostchainId,
+        purpose: &TxPurpose,
+    ) -> Result<u64, StoreError> {
         let (kind, subject) = purpose.key();
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM host_txs WHERE purpose = $1 AND subject = $2")
-                .bind(kind)
-                .bind(subject)
-                .fetch_one(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM host_txs WHERE hostchain = $1 AND purpose = $2 \
+             AND subject = $3",
+        )
+        .bind(hostchain.as_str())
+        .bind(kind)
+        .bind(subject)
+        .fetch_one(&self.pool)
+        .await?;
         Cells::new(&row, "host_txs", "count").uint("n")
     }
 }

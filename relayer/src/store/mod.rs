@@ -184,8 +184,8 @@ pub struct Store {
     postgres: bool,
 }
 
-/// Where the store is: a parsed `database.url`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the store is: a parsed `database.url`. `Debug` and `Display` hide its password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// `sqlite://path` (the file is created if missing).
     Sqlite(String),
@@ -227,6 +227,12 @@ impl DatabaseUrl {
 impl std::fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&redact(self.as_str()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
     }
 }
 
@@ -306,9 +312,10 @@ impl Store {
     }
 }
 
-/// A database URL without its password, for messages.
+/// A database URL without its password (in the authority or a `password=` parameter), for
+/// messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.split_once(':') {
@@ -317,6 +324,19 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    };
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url,
     }
 }
 
@@ -331,6 +351,12 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact("sqlite://relayer.sqlite"), "sqlite://relayer.sqlite");
+        assert_eq!(
+            redact("postgres://h/db?user=u&password=secret&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require"
+        );
+        let url = DatabaseUrl::parse("postgres://u:secret@h/db").unwrap();
+        assert!(!format!("{url:?}").contains("secret"));
     }
 
     #[test]

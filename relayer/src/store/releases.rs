@@ -253,7 +253,7 @@ impl Store {
         reason: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let written = save_in(&mut tx, current, next, reason).await?;
+        let written = save_in(&mut tx, current, next, reason, now_ms()).await?;
         tx.commit().await?;
         Ok(written)
     }
@@ -269,9 +269,11 @@ impl Store {
         prepared: &PreparedTx,
         reason: &str,
     ) -> Result<(), StoreError> {
+        // One time for both: the release's state_since is never after its transaction's.
+        let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        host_txs::insert(&mut tx, purpose, prepared).await?;
-        if !save_in(&mut tx, current, next, reason).await? {
+        host_txs::insert(&mut tx, purpose, prepared, now).await?;
+        if !save_in(&mut tx, current, next, reason, now).await? {
             return Err(StoreError::Conflict(format!(
                 "release {} changed while its transaction was stored",
                 current.nonce
@@ -286,7 +288,7 @@ impl Store {
                 Some(current.state.as_str()),
                 next.state.as_str(),
                 reason,
-                now_ms(),
+                now,
             )
             .await?;
         }
@@ -294,10 +296,14 @@ impl Store {
         Ok(())
     }
 
-    /// The transactions prepared for a release (not the payments of a queued one), newest
-    /// first.
-    pub async fn release_txs(&self, nonce: Nonce) -> Result<Vec<StoredTx>, StoreError> {
-        self.host_txs(&TxPurpose::Release(nonce)).await
+    /// The transactions prepared for a release on `hostchain` (not the payments of a queued
+    /// one), newest first.
+    pub async fn release_txs(
+        &self,
+        hostchain: &HostchainId,
+        nonce: Nonce,
+    ) -> Result<Vec<StoredTx>, StoreError> {
+        self.host_txs(hostchain, &TxPurpose::Release(nonce)).await
     }
 
     /// What this relayer released of `token` on `hostchain` since `since_ms`, for the release
@@ -342,8 +348,8 @@ async fn save_in(
     current: &ReleaseRow,
     next: &ReleaseRow,
     reason: &str,
+    now: i64,
 ) -> Result<bool, StoreError> {
-    let now = now_ms();
     let changed = current.state != next.state;
     let since = if changed { now } else { current.state_since };
     let nonce = int("release nonce", current.nonce.get())?;

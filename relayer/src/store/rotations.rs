@@ -82,18 +82,25 @@ impl Store {
         prepared: &PreparedTx,
         reason: &str,
     ) -> Result<(), StoreError> {
+        if &prepared.hostchain != hostchain {
+            return Err(StoreError::Conflict(format!(
+                "a rotation of {hostchain} with a transaction of {}",
+                prepared.hostchain
+            )));
+        }
         let now = now_ms();
         let purpose = TxPurpose::Rotation {
             contract: contract.to_string(),
             nonce,
         };
         let mut tx = self.pool.begin().await?;
-        host_txs::insert(&mut tx, &purpose, prepared).await?;
+        host_txs::insert(&mut tx, &purpose, prepared, now).await?;
         let row = sqlx::query(
             "INSERT INTO rotations (hostchain, contract, nonce, members, threshold, state, \
              tx_id, state_since, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
              ON CONFLICT (hostchain, contract, nonce) DO UPDATE SET tx_id = excluded.tx_id, \
-             state = excluded.state RETURNING id",
+             state = excluded.state, members = excluded.members, \
+             threshold = excluded.threshold, state_since = excluded.state_since RETURNING id",
         )
         .bind(hostchain.as_str())
         .bind(contract)

@@ -124,3 +124,93 @@ impl BorshDeserialize for HostKeys {
         HostKeys::new(pairs).map_err(invalid_data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::crypto::Keypair;
+    use crate::tx::{Relayer, RelayerSet};
+
+    fn family(name: &str) -> KeyFamily {
+        KeyFamily::new(name).unwrap()
+    }
+
+    #[test]
+    fn host_keys_have_one_encoding() {
+        let keys = HostKeys::new([
+            (family("solana"), HostKey::new(&[2; 32]).unwrap()),
+            (family("evm"), HostKey::new(&[1; 20]).unwrap()),
+        ])
+        .unwrap();
+        let bytes = borsh::to_vec(&keys).unwrap();
+        assert_eq!(borsh::from_slice::<HostKeys>(&bytes).unwrap(), keys);
+        // The same pairs out of order, or a family twice, are refused.
+        let pairs = |order: [(&str, u8); 2]| {
+            borsh::to_vec(
+                &order
+                    .iter()
+                    .map(|(f, b)| (family(f), HostKey::new(&[*b; 20]).unwrap()))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        assert!(borsh::from_slice::<HostKeys>(&pairs([("solana", 2), ("evm", 1)])).is_err());
+        assert!(borsh::from_slice::<HostKeys>(&pairs([("evm", 1), ("evm", 2)])).is_err());
+        assert!(HostKey::new(&[]).is_err());
+        assert!(HostKey::new(&[0; 65]).is_err());
+    }
+
+    #[test]
+    fn relayers_read_the_earlier_evm_address_and_list_the_same_families() {
+        let key = Keypair::from_seed(&[3; 32]).public();
+        let legacy = format!(r#"{{"key":"{key}","evm_address":"0x{}"}}"#, "11".repeat(20));
+        let relayer: Relayer = serde_json::from_str(&legacy).unwrap();
+        assert_eq!(
+            relayer.hostchain_key(&family("evm")).unwrap().as_bytes(),
+            &[0x11; 20]
+        );
+        let short = format!(r#"{{"key":"{key}","evm_address":"0x1111"}}"#);
+        assert!(serde_json::from_str::<Relayer>(&short).is_err());
+        let both = format!(
+            r#"{{"key":"{key}","evm_address":"0x{}","hostchain_keys":{{}}}}"#,
+            "11".repeat(20)
+        );
+        assert!(serde_json::from_str::<Relayer>(&both).is_err());
+
+        let member = |seed: u8, keys: &[(&str, &[u8])]| {
+            Relayer::new(
+                Keypair::from_seed(&[seed; 32]).public(),
+                keys.iter().copied(),
+            )
+            .unwrap()
+        };
+        let set = |members| RelayerSet {
+            members,
+            threshold: 1,
+        };
+        assert!(
+            set(vec![
+                member(1, &[("evm", &[1; 20])]),
+                member(2, &[("evm", &[2; 20])])
+            ])
+            .validate()
+            .is_ok()
+        );
+        let err = set(vec![
+            member(1, &[("evm", &[1; 20])]),
+            member(2, &[("solana", &[2; 32])]),
+        ])
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("same families"), "{err}");
+        let err = set(vec![
+            member(1, &[("evm", &[1; 20])]),
+            member(2, &[("evm", &[1; 20])]),
+        ])
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("two members"), "{err}");
+    }
+}

@@ -78,6 +78,14 @@ impl SecretSource {
         }
     }
 
+    /// The setting that names it, for `<name>_file` / `<name>_env` settings (`key_file`).
+    pub fn setting(&self, name: &str) -> String {
+        match self {
+            SecretSource::File(_) => format!("{name}_file"),
+            SecretSource::Env(_) => format!("{name}_env"),
+        }
+    }
+
     /// Where it is, for messages.
     pub fn describe(&self) -> String {
         match self {

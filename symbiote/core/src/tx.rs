@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{Canonical, Versioned};
 use crate::crypto::{self, CryptoError, Keypair, PublicKey, Signature};
 use crate::hash::{Domain, Hash, hash};
-use crate::host_keys::{HostKey, HostKeys};
+use crate::host_keys::{HostKey, HostKeys, MAX_HOST_KEYS};
 use crate::types::{
     Amount, Height, HostAddress, HostTxId, HostchainId, KeyFamily, Nonce, SymbioteId, TokenId,
 };
@@ -141,11 +141,16 @@ impl<'de> Deserialize<'de> for Relayer {
         let entry = Entry::deserialize(d)?;
         let hostchain_keys = match (entry.hostchain_keys, entry.evm_address) {
             (Some(keys), None) => keys,
-            (None, Some(evm)) => HostKeys::new([(
+            (None, Some(evm)) if evm.as_bytes().len() == 20 => HostKeys::new([(
                 KeyFamily::new("evm").map_err(serde::de::Error::custom)?,
                 evm,
             )])
             .map_err(serde::de::Error::custom)?,
+            (None, Some(evm)) => {
+                return Err(serde::de::Error::custom(format!(
+                    "evm_address {evm} is not 20 bytes"
+                )));
+            }
             (None, None) => HostKeys::default(),
             (Some(_), Some(_)) => {
                 return Err(serde::de::Error::custom(
@@ -198,8 +203,12 @@ pub struct RelayerSet {
 }
 
 impl RelayerSet {
-    /// Checks the set: members non-empty with distinct symbiote keys, no hostchain key used by
-    /// two members in one family, and a threshold between 1 and the number of members.
+    /// Checks the set: members non-empty with distinct symbiote keys, every member listing
+    /// hostchain keys of the same families (at most [`MAX_HOST_KEYS`]), no hostchain key used
+    /// by two members in one family, and a threshold between 1 and the number of members.
+    ///
+    /// Whether a key is valid for its family (an EVM address is 20 bytes) is for the family's
+    /// adapters to say; a member whose key they refuse is named by the relayers in their logs.
     pub fn validate(&self) -> Result<(), String> {
         if self.members.is_empty() {
             return Err("the relayer set is empty".into());
@@ -210,6 +219,21 @@ impl RelayerSet {
         let keys: BTreeSet<_> = self.members.iter().map(|r| r.key).collect();
         if keys.len() != self.members.len() {
             return Err("the relayer set lists a symbiote key twice".into());
+        }
+        let families: Vec<_> = self
+            .members
+            .iter()
+            .map(|r| r.hostchain_keys.iter().map(|(f, _)| f).collect::<Vec<_>>())
+            .collect();
+        if let Some(first) = families.first()
+            && families.iter().any(|f| f != first)
+        {
+            return Err("every member must list hostchain keys of the same families".into());
+        }
+        if families.first().is_some_and(|f| f.len() > MAX_HOST_KEYS) {
+            return Err(format!(
+                "more than {MAX_HOST_KEYS} hostchain keys per member"
+            ));
         }
         let mut hostchain_keys = BTreeSet::new();
         for (family, key) in self.members.iter().flat_map(|r| r.hostchain_keys.iter()) {
@@ -435,7 +459,8 @@ impl SignedTransaction {
         }
     }
 
-    /// What the sender signs: the symbiote, the sender, the nonce and the body.
+    /// What the sender signs: the transaction format version, the symbiote, the sender, the
+    /// nonce and the body.
     pub fn signing_digest(&self, symbiote: SymbioteId) -> Hash {
         signing_digest(symbiote, &self.sender, self.nonce, &self.body)
     }
@@ -464,6 +489,7 @@ fn signing_digest(
     hash(
         Domain::TransactionSignature,
         &[
+            &[TRANSACTION_FORMAT_VERSION],
             symbiote.as_hash().as_bytes(),
             sender.as_bytes(),
             &nonce.get().to_le_bytes(),

@@ -214,10 +214,16 @@ enum ChangeArgs {
 }
 
 fn load_key(file: Option<&Path>) -> Result<Option<Keypair>> {
-    if let Some(key) = keyfile::from_env("SYMBIOTE_KEY")? {
-        return Ok(Some(key));
-    }
-    file.map(keyfile::read).transpose().map_err(Into::into)
+    let env = std::env::var_os("SYMBIOTE_KEY").map(|_| "SYMBIOTE_KEY".to_string());
+    let source =
+        symbiote::secret::SecretSource::from_settings("key", file.map(Path::to_path_buf), env)
+            .map_err(|_| {
+                anyhow::anyhow!("give --key-file (SYMBIOTE_KEY_FILE) or SYMBIOTE_KEY, not both")
+            })?;
+    source
+        .map(|source| keyfile::load(&source))
+        .transpose()
+        .map_err(Into::into)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

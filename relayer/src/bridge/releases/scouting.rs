@@ -53,20 +53,36 @@ impl ReleaseStage {
         self.go(row, next, &reason).await
     }
 
-    /// Inspects the destination and stores the signed report.
+    /// Inspects the destination, in its hostchain's canonical form (so that the configured
+    /// lists match however the burner wrote it), and stores the signed report. A destination
+    /// that is not an address of the hostchain can never be paid: it is held.
     async fn scout(&self, row: &ReleaseRow) -> Result<ScoutReport, BridgeError> {
-        let inspection = match self.adapter.scout() {
-            Some(scout) => scout.inspect(&row.destination, None).await?,
-            None => Inspection {
-                address: row.destination.clone(),
-                block: 0,
-                code_hash: None,
-                followed: Vec::new(),
-                findings: vec![Finding::new(
-                    "no-scout",
-                    Severity::Info,
-                    format!("hostchain {} has no scout", self.hostchain),
-                )],
+        let unscouted = |address, finding| Inspection {
+            address,
+            block: 0,
+            code_hash: None,
+            followed: Vec::new(),
+            findings: vec![finding],
+        };
+        let inspection = match self.adapter.canonical_address(row.destination.as_str()) {
+            Err(e) => unscouted(
+                row.destination.clone(),
+                Finding::new(
+                    "invalid-address",
+                    Severity::Malicious,
+                    format!("not an address of {}: {}", self.hostchain, e.message),
+                ),
+            ),
+            Ok(address) => match self.adapter.scout() {
+                Some(scout) => scout.inspect(&address, None).await?,
+                None => unscouted(
+                    address,
+                    Finding::new(
+                        "no-scout",
+                        Severity::Info,
+                        format!("hostchain {} has no scout", self.hostchain),
+                    ),
+                ),
             },
         };
         let report = ScoutReport::build(
@@ -82,7 +98,7 @@ impl ReleaseStage {
             .add_report(&ReportRow {
                 hash: report.hash,
                 hostchain: self.hostchain.clone(),
-                address: row.destination.clone(),
+                address: report.body.address().clone(),
                 block: report.body.block(),
                 verdict: report.body.verdict,
                 nonce: Some(row.nonce),

@@ -29,6 +29,10 @@ impl ReleaseStage {
                 purpose: &purpose,
                 seen: None,
                 waiting_since: row.state_since,
+                // This submission's transactions only: an earlier one, dropped, must not be
+                // taken for this one (a chain whose "released" check looks back a window only
+                // could then pay again).
+                stored_since: Some(row.state_since),
             })
             .await?;
         match progress {
