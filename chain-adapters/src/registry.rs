@@ -12,12 +12,12 @@ use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::scout::Scout;
 
-/// Everything an adapter offers for one hostchain. Only anchoring is mandatory.
-pub trait HostchainAdapter: Send + Sync {
+/// Everything an adapter offers for one hostchain. Anchoring and the wallet are mandatory
+/// (supertraits, reached through `anchorer()` and `wallet()` on `dyn HostchainAdapter`); the
+/// rest is optional.
+pub trait HostchainAdapter: Anchorer + crate::wallet::Wallet + Send + Sync {
     /// The hostchain this adapter serves.
     fn hostchain(&self) -> &HostchainId;
-    /// Anchoring.
-    fn anchorer(&self) -> &dyn Anchorer;
     /// `address` in this hostchain's canonical form: the one form in which the relayer
     /// compares, stores and prints it (lower-case hex on EVM chains, base58 on Solana, the
     /// network's encoding on Bitcoin). Anything that is not an address of this hostchain is a
@@ -35,12 +35,22 @@ pub trait HostchainAdapter: Send + Sync {
     fn scout(&self) -> Option<&dyn Scout> {
         None
     }
-    /// The balances of the keys this adapter spends from.
-    fn wallet(&self) -> &dyn crate::wallet::Wallet;
     /// Rotation of relayer sets held by hostchain contracts, if the hostchain has such
     /// contracts.
     fn relayer_sets(&self) -> Option<&dyn crate::relayer_set::RelayerSetGovernance> {
         None
+    }
+}
+
+impl dyn HostchainAdapter + '_ {
+    /// Anchoring.
+    pub fn anchorer(&self) -> &dyn Anchorer {
+        self
+    }
+
+    /// The balances of the keys this adapter spends from.
+    pub fn wallet(&self) -> &dyn crate::wallet::Wallet {
+        self
     }
 }
 

@@ -299,15 +299,16 @@ fn path_id(what: &str, text: &str) -> ApiResult<i64> {
     })
 }
 
+impl Page {
+    /// The page's size: 50 unless asked, at most 500.
+    fn size(&self) -> i64 {
+        self.limit.unwrap_or(50).clamp(1, 500)
+    }
+}
+
 async fn batches(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
-    let rows = app
-        .store
-        .batches(
-            page.limit.unwrap_or(50).clamp(1, 500),
-            page.offset.unwrap_or(0).max(0),
-        )
-        .await?;
-    Ok(Json(json!(rows)))
+    let offset = page.offset.unwrap_or(0).max(0);
+    Ok(Json(json!(app.store.batches(page.size(), offset).await?)))
 }
 
 async fn batch(State(app): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -334,14 +335,8 @@ async fn batch(State(app): State<ApiState>, Path(id): Path<String>) -> ApiResult
 }
 
 async fn anchors(State(app): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
-    let rows = app
-        .store
-        .anchors(
-            page.batch.map(BatchId),
-            page.limit.unwrap_or(50).clamp(1, 500),
-        )
-        .await?;
-    Ok(Json(json!(rows)))
+    let batch = page.batch.map(BatchId);
+    Ok(Json(json!(app.store.anchors(batch, page.size()).await?)))
 }
 
 async fn anchor(State(app): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {

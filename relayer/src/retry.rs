@@ -10,6 +10,58 @@
 
 use std::time::Duration;
 
+use chain_adapters::AdapterError;
+use symbiote::client::ClientError;
+
+use crate::bridge::publisher::PublishError;
+use crate::scout::ReportError;
+use crate::store::StoreError;
+
+/// Why a step of a stage failed: the one error type of every stage (anchors, the tracker, the
+/// bridge), so that one policy decides what happens next.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("symbiote node: {0}")]
+    Node(#[from] ClientError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// What is stored or was answered does not fit together; retrying does not help.
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+impl Failure for StepError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            StepError::Adapter(e) => e.is_retryable(),
+            StepError::Store(e) => e.is_retryable(),
+            StepError::Node(e) => e.is_retryable(),
+            StepError::Publish(e) => e.is_retryable(),
+            StepError::Report(_) | StepError::Inconsistent(_) => false,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            StepError::Adapter(e) => e.kind.label(),
+            StepError::Store(_) => "store",
+            StepError::Node(_) | StepError::Publish(_) => "symbiote",
+            StepError::Report(_) => "report",
+            StepError::Inconsistent(_) => "inconsistent",
+        }
+    }
+
+    fn is_store(&self) -> bool {
+        matches!(self, StepError::Store(_))
+    }
+}
+
 /// What every stage error tells the retry policy and the metrics.
 pub trait Failure: std::fmt::Display {
     /// Whether the same step may succeed later without anything else changing.

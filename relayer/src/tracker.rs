@@ -24,39 +24,8 @@ use chain_adapters::{AdapterError, ErrorKind, HostchainAdapter, Inclusion, Prepa
 use symbiote::types::HostchainId;
 
 use crate::metrics::Metrics;
-use crate::retry::Failure;
-use crate::store::{Store, StoreError, TxPurpose, now_ms};
-
-/// Why following failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TrackError {
-    #[error(transparent)]
-    Adapter(#[from] AdapterError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0} has no stored transaction to follow")]
-    NothingStored(TxPurpose),
-}
-
-impl Failure for TrackError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            TrackError::Adapter(e) => e.is_retryable(),
-            TrackError::Store(e) => e.is_retryable(),
-            TrackError::NothingStored(_) => false,
-        }
-    }
-    fn label(&self) -> &'static str {
-        match self {
-            TrackError::Adapter(e) => e.kind.label(),
-            TrackError::Store(_) => "store",
-            TrackError::NothingStored(_) => "inconsistent",
-        }
-    }
-    fn is_store(&self) -> bool {
-        matches!(self, TrackError::Store(_))
-    }
-}
+use crate::retry::StepError;
+use crate::store::{Store, TxPurpose, now_ms};
 
 /// What the owner knows of its transactions.
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +41,19 @@ pub struct Watch<'a> {
     /// current submission, for an owner that prepares anew after its transactions are dropped
     /// and must not count an earlier submission's. `None`: every one stored for the purpose.
     pub stored_since: Option<i64>,
+}
+
+impl<'a> Watch<'a> {
+    /// The transactions of one submission of `purpose`, made at `since` (ms): an owner that
+    /// does not track inclusion itself and prepares anew after its transactions are dropped.
+    pub fn submission(purpose: &'a TxPurpose, since: i64) -> Watch<'a> {
+        Watch {
+            purpose,
+            seen: None,
+            waiting_since: since,
+            stored_since: Some(since),
+        }
+    }
 }
 
 /// The outcome of sending a stored transaction.
@@ -157,7 +139,7 @@ impl Tracker {
     }
 
     /// Looks at every transaction stored for `watch.purpose` and acts (see the module docs).
-    pub async fn follow(&self, watch: Watch<'_>) -> Result<Progress, TrackError> {
+    pub async fn follow(&self, watch: Watch<'_>) -> Result<Progress, StepError> {
         let anchorer = self.adapter.anchorer();
         let stored: Vec<_> = self
             .store
@@ -167,7 +149,10 @@ impl Tracker {
             .filter(|s| watch.stored_since.is_none_or(|since| s.created_at >= since))
             .collect();
         let Some(newest) = stored.first() else {
-            return Err(TrackError::NothingStored(watch.purpose.clone()));
+            return Err(StepError::Inconsistent(format!(
+                "{} has no stored transaction to follow",
+                watch.purpose
+            )));
         };
         let mut dropped = Vec::new();
         let mut waiting = None;

@@ -188,7 +188,7 @@ async fn upgrade(url: &str, postgres: bool) {
         err.contains("releases")
             && err.contains("nonce=3")
             && err.contains("state")
-            && err.contains("'lost'"),
+            && err.contains("lost"),
         "{err}"
     );
 }

@@ -238,14 +238,6 @@ impl HostchainAdapter for BitcoinAdapter {
         &self.hostchain
     }
 
-    fn anchorer(&self) -> &dyn Anchorer {
-        self
-    }
-
-    fn wallet(&self) -> &dyn crate::wallet::Wallet {
-        self
-    }
-
     /// The address as its network encodes it (bech32 in lower case); one of another network is
     /// refused.
     fn canonical_address(&self, address: &str) -> AdapterResult<HostAddress> {

@@ -46,7 +46,6 @@ use alloy::transports::TransportError;
 use symbiote::types::{HostAddress, HostchainId};
 use tokio::sync::OnceCell;
 
-use crate::anchor::Anchorer;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::registry::{BuildFuture, HostchainAdapter};
@@ -190,14 +189,6 @@ fn parse_tx_hash(hostchain: &HostchainId, id: &str) -> AdapterResult<B256> {
 impl HostchainAdapter for EvmAdapter {
     fn hostchain(&self) -> &HostchainId {
         &self.hostchain
-    }
-
-    fn anchorer(&self) -> &dyn Anchorer {
-        self
-    }
-
-    fn wallet(&self) -> &dyn crate::wallet::Wallet {
-        self
     }
 
     /// `0x` and 40 lower-case hex digits (mixed-case input is accepted with or without a valid

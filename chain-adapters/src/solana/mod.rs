@@ -30,7 +30,6 @@ use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
 use symbiote::types::{HostAddress, HostchainId};
 
-use crate::anchor::Anchorer;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::registry::{BuildFuture, HostchainAdapter};
@@ -186,14 +185,6 @@ impl SolanaAdapter {
 impl HostchainAdapter for SolanaAdapter {
     fn hostchain(&self) -> &HostchainId {
         &self.hostchain
-    }
-
-    fn anchorer(&self) -> &dyn Anchorer {
-        self
-    }
-
-    fn wallet(&self) -> &dyn crate::wallet::Wallet {
-        self
     }
 
     /// The base58 text of a 32-byte public key (on or off the curve).

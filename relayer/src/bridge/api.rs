@@ -52,22 +52,13 @@ async fn deposits(
     State(app): State<ApiState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    // An unknown state is named with the known ones.
     let state = q
         .state
         .as_deref()
-        .map(|s| {
-            DepositState::parse(s).map_err(|_| {
-                bad(format!(
-                    "state '{s}' is not one of {}",
-                    DepositState::ALL
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
-        })
-        .transpose()?;
+        .map(DepositState::parse)
+        .transpose()
+        .map_err(bad)?;
     let (limit, offset) = q.page();
     Ok(Json(json!(app.store.deposits(state, limit, offset).await?)))
 }
@@ -77,18 +68,7 @@ fn parse_steps(text: Option<&str>) -> Result<Vec<ReleaseStep>, ApiError> {
         return Ok(Vec::new());
     };
     text.split(',')
-        .map(|s| {
-            ReleaseStep::parse(s.trim()).map_err(|_| {
-                bad(format!(
-                    "state '{s}' is not one of {}",
-                    ReleaseStep::ALL
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
-        })
+        .map(|s| ReleaseStep::parse(s.trim()).map_err(bad))
         .collect()
 }
 

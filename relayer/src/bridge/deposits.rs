@@ -21,8 +21,9 @@ use symbiote::types::HostchainId;
 use symbiote::wire::DepositReply;
 use tokio_util::sync::CancellationToken;
 
+use super::BridgeContext;
 use super::publisher::PublishError;
-use super::{BridgeContext, BridgeError};
+use crate::retry::StepError;
 use crate::store::{DepositRow, DepositState};
 
 /// Most scan steps per pass (each is bounded by the adapter).
@@ -41,7 +42,7 @@ pub struct DepositStage {
 
 impl DepositStage {
     /// Scans until the cursor stops moving; returns how many deposits were new.
-    pub async fn scan(&self) -> Result<u64, BridgeError> {
+    pub async fn scan(&self) -> Result<u64, StepError> {
         let Some(watcher) = self.adapter.deposits() else {
             return Ok(0);
         };
@@ -66,7 +67,7 @@ impl DepositStage {
     }
 
     /// Attests what this relayer has not attested yet, and follows attested deposits.
-    pub async fn attest(&self) -> Result<(), BridgeError> {
+    pub async fn attest(&self) -> Result<(), StepError> {
         let me = self.ctx.publisher.key().public();
         let limit = i64::try_from(MAX_BATCH_ENTRIES).unwrap_or(256);
         // Attested deposits: minted yet, or is this relayer's attestation gone?
@@ -170,13 +171,13 @@ impl DepositStage {
     }
 
     /// What the symbiote says of `ids`, in one request, in the same order.
-    async fn replies(&self, ids: &[DepositId]) -> Result<Vec<DepositReply>, BridgeError> {
+    async fn replies(&self, ids: &[DepositId]) -> Result<Vec<DepositReply>, StepError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let replies = self.ctx.node.deposits(ids).await?;
         if replies.len() != ids.len() {
-            return Err(BridgeError::Inconsistent(format!(
+            return Err(StepError::Inconsistent(format!(
                 "the node answered {} of {} deposits asked about",
                 replies.len(),
                 ids.len()
@@ -185,7 +186,7 @@ impl DepositStage {
         Ok(replies)
     }
 
-    async fn finish(&self, ids: &[i64], from: DepositState) -> Result<(), BridgeError> {
+    async fn finish(&self, ids: &[i64], from: DepositState) -> Result<(), StepError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -207,7 +208,7 @@ impl DepositStage {
     }
 
     /// One pass: scan, then attest.
-    pub async fn step(&self) -> Result<(), BridgeError> {
+    pub async fn step(&self) -> Result<(), StepError> {
         self.scan().await?;
         self.attest().await
     }

@@ -24,70 +24,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chain_adapters::AdapterError;
-use symbiote::client::{ClientError, NodeClient};
+use symbiote::client::NodeClient;
 use symbiote::crypto::Keypair;
 use symbiote::types::{HostchainId, SymbioteId, TokenId};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{BridgeSection, LimitConfig};
 use crate::metrics::Metrics;
-use crate::retry::{Backoff, Failure, RetryPolicy};
-use crate::scout::{ReportError, ScoutPolicy};
-use crate::store::{Store, StoreError};
-use crate::tracker::TrackError;
-use publisher::{PublishError, Publisher};
-
-/// Why a bridge step failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BridgeError {
-    #[error(transparent)]
-    Adapter(#[from] AdapterError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("symbiote node: {0}")]
-    Node(#[from] ClientError),
-    #[error(transparent)]
-    Publish(#[from] PublishError),
-    #[error(transparent)]
-    Report(#[from] ReportError),
-    #[error(transparent)]
-    Track(#[from] TrackError),
-    #[error("{0}")]
-    Inconsistent(String),
-}
-
-impl Failure for BridgeError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            BridgeError::Adapter(e) => e.is_retryable(),
-            BridgeError::Store(e) => e.is_retryable(),
-            BridgeError::Node(e) => e.is_retryable(),
-            BridgeError::Publish(e) => e.is_retryable(),
-            BridgeError::Track(e) => e.is_retryable(),
-            BridgeError::Report(_) | BridgeError::Inconsistent(_) => false,
-        }
-    }
-
-    fn label(&self) -> &'static str {
-        match self {
-            BridgeError::Adapter(e) => e.kind.label(),
-            BridgeError::Store(_) => "store",
-            BridgeError::Node(_) | BridgeError::Publish(_) => "symbiote",
-            BridgeError::Report(_) => "report",
-            BridgeError::Track(e) => e.label(),
-            BridgeError::Inconsistent(_) => "inconsistent",
-        }
-    }
-
-    fn is_store(&self) -> bool {
-        match self {
-            BridgeError::Store(_) => true,
-            BridgeError::Track(e) => e.is_store(),
-            _ => false,
-        }
-    }
-}
+use crate::retry::{Backoff, RetryPolicy, StepError};
+use crate::scout::ScoutPolicy;
+use crate::store::Store;
+use publisher::Publisher;
 
 /// What every bridge stage shares.
 pub struct BridgeContext {
@@ -147,7 +94,7 @@ pub(crate) async fn run_stage<F, Fut>(
     mut step: F,
 ) where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), BridgeError>>,
+    Fut: std::future::Future<Output = Result<(), StepError>>,
 {
     let mut backoff = Backoff::new(ctx.retry);
     let poll = ctx.config.poll_interval();

@@ -19,8 +19,9 @@ use symbiote::tx::{Cosignature, Transaction};
 use symbiote::types::HostchainId;
 use tokio_util::sync::CancellationToken;
 
+use super::BridgeContext;
 use super::publisher::PublishError;
-use super::{BridgeContext, BridgeError};
+use crate::retry::StepError;
 use crate::store::{RotationRow, RotationState, TxPurpose};
 use crate::tracker::{Progress, Tracker, Watch};
 
@@ -39,7 +40,7 @@ pub struct RotationStage {
 
 impl RotationStage {
     /// `addresses` in the adapter's canonical form, as a set.
-    fn canonical(&self, addresses: &[String]) -> Result<BTreeSet<String>, BridgeError> {
+    fn canonical(&self, addresses: &[String]) -> Result<BTreeSet<String>, StepError> {
         addresses
             .iter()
             .map(|a| Ok(self.adapter.canonical_address(a)?.as_str().to_string()))
@@ -47,7 +48,7 @@ impl RotationStage {
     }
 
     /// One pass over the contracts.
-    pub async fn step(&self) -> Result<(), BridgeError> {
+    pub async fn step(&self) -> Result<(), StepError> {
         let Some(governance) = self.adapter.relayer_sets() else {
             return Ok(());
         };
@@ -92,7 +93,7 @@ impl RotationStage {
     }
 
     /// Marks done the rotations of `contract` the contract has moved past.
-    async fn finish_earlier(&self, contract: &ContractRelayers) -> Result<(), BridgeError> {
+    async fn finish_earlier(&self, contract: &ContractRelayers) -> Result<(), StepError> {
         for row in self.ctx.store.open_rotations(&self.hostchain).await? {
             if row.contract == contract.contract && row.nonce < contract.nonce {
                 let reason = format!("the contract's rotation nonce is now {}", contract.nonce);
@@ -109,7 +110,7 @@ impl RotationStage {
         governance: &dyn RelayerSetGovernance,
         contract: &ContractRelayers,
         rotation: &Rotation,
-    ) -> Result<Option<Vec<Vec<u8>>>, BridgeError> {
+    ) -> Result<Option<Vec<Vec<u8>>>, StepError> {
         let subject = Hash(governance.rotation_digest(rotation).await?);
         let mut published = self.ctx.node.cosignatures(&subject).await?.signatures;
         let key = self.ctx.publisher.key().public();
@@ -146,7 +147,7 @@ impl RotationStage {
         governance: &dyn RelayerSetGovernance,
         rotation: &Rotation,
         signatures: &[Vec<u8>],
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         let tx = governance.prepare_rotation(rotation, signatures).await?;
         self.ctx
             .store
@@ -172,17 +173,10 @@ impl RotationStage {
     /// Follows a submitted rotation whose nonce the contract still waits for. Returns whether
     /// it may still be included; one that is final without having rotated, or dropped, is
     /// marked done, to be submitted anew.
-    async fn still_pending(&self, row: &RotationRow) -> Result<bool, BridgeError> {
+    async fn still_pending(&self, row: &RotationRow) -> Result<bool, StepError> {
         let purpose = row.purpose();
-        let progress = self
-            .tracker
-            .follow(Watch {
-                purpose: &purpose,
-                seen: None,
-                waiting_since: row.state_since,
-                stored_since: Some(row.state_since),
-            })
-            .await?;
+        let watch = Watch::submission(&purpose, row.state_since);
+        let progress = self.tracker.follow(watch).await?;
         let why = match progress {
             Progress::Included {
                 fin: true,

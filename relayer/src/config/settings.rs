@@ -189,31 +189,32 @@ impl Settings {
 
     /// The relayer's symbiote key (`[bridge] key_file` or `key_env`), if one is configured.
     pub fn relayer_key(&self) -> Result<Option<Keypair>, ConfigError> {
-        let Some(source) = &self.relayer_key else {
-            return Ok(None);
-        };
-        let key = match source {
-            SecretSource::File(_) => "bridge.key_file",
-            SecretSource::Env(_) => "bridge.key_env",
-        };
-        symbiote::keyfile::load(source)
-            .map(Some)
-            .map_err(|e| Self::err(&self.file, key, e.to_string()))
+        self.secret(self.relayer_key.as_ref(), "bridge.key", |source| {
+            symbiote::keyfile::load(source).map_err(|e| e.to_string())
+        })
     }
 
     /// The admin token (`[api] admin_token_file` or `admin_token_env`), if one is configured.
     pub fn admin_token(&self) -> Result<Option<Secret>, ConfigError> {
-        let Some(source) = &self.admin_token else {
+        self.secret(self.admin_token.as_ref(), "api.admin_token", |source| {
+            source.read().map_err(|e| e.to_string())
+        })
+    }
+
+    /// Reads the secret of the `<name>_file` / `<name>_env` settings with `read`, if one is
+    /// configured; an error names the setting and this file.
+    fn secret<T>(
+        &self,
+        source: Option<&SecretSource>,
+        name: &str,
+        read: impl FnOnce(&SecretSource) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(source) = source else {
             return Ok(None);
         };
-        let key = match source {
-            SecretSource::File(_) => "api.admin_token_file",
-            SecretSource::Env(_) => "api.admin_token_env",
-        };
-        source
-            .read()
+        read(source)
             .map(Some)
-            .map_err(|e| Self::err(&self.file, key, e.to_string()))
+            .map_err(|e| Self::err(&self.file, &source.setting(name), e))
     }
 
     /// The scout policy, with every listed address in its hostchain's canonical form (checked
@@ -337,6 +338,13 @@ key_file = "evm.key"
             .into_iter()
     }
 
+    /// Asserts that `err` names every one of `words`.
+    fn says(err: &str, words: &[&str]) {
+        for word in words {
+            assert!(err.contains(word), "{err} does not name {word}");
+        }
+    }
+
     fn error(text: &str, list: &[(&str, &str)]) -> String {
         Settings::parse(text, "r.toml", vars(list))
             .unwrap_err()
@@ -405,12 +413,14 @@ key_file = "evm.key"
         let err = error(&BASE.replace("kind = \"evm\"\n", ""), &[]);
         assert!(err.contains("hostchains.evm-31337.kind"), "{err}");
         let err = error(&BASE.replace("kind = \"evm\"", "kind = \"dogecoin\""), &[]);
-        assert!(
-            err.contains("r.toml")
-                && err.contains("hostchains.evm-31337.kind")
-                && err.contains("dogecoin")
-                && err.contains("bitcoin, solana, evm"),
-            "{err}"
+        says(
+            &err,
+            &[
+                "r.toml",
+                "hostchains.evm-31337.kind",
+                "dogecoin",
+                "bitcoin, solana, evm",
+            ],
         );
         let err = error(BASE, &[("RELAYER__BATCH__EVERY_BLOCKS", "0")]);
         assert!(err.contains("batch.every_blocks"), "{err}");
@@ -436,19 +446,18 @@ key_file = "evm.key"
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("relayer.toml").display().to_string();
         std::fs::write(dir.path().join("empty.token"), "\n").unwrap();
-        let settings = Settings::parse(
-            &format!("{BASE}\n[api]\nadmin_token_file = \"empty.token\"\n"),
-            &file,
-            vars(&[]),
-        )
-        .unwrap();
+        let with =
+            |extra: &str| Settings::parse(&format!("{BASE}{extra}"), &file, vars(&[])).unwrap();
+        let settings = with("\n[api]\nadmin_token_file = \"empty.token\"\n");
         let err = settings.admin_token().unwrap_err().to_string();
-        assert!(
-            err.contains("relayer.toml")
-                && err.contains("api.admin_token_file")
-                && err.contains("empty.token")
-                && err.contains("empty"),
-            "{err}"
+        says(
+            &err,
+            &[
+                "relayer.toml",
+                "api.admin_token_file",
+                "empty.token",
+                "empty",
+            ],
         );
         let err = error(
             &format!("{BASE}\n[api]\nadmin_token_file = \"t\"\nadmin_token_env = \"T\"\n"),
@@ -458,12 +467,7 @@ key_file = "evm.key"
             err.contains("api.admin_token_file") && err.contains("both"),
             "{err}"
         );
-        let settings = Settings::parse(
-            &format!("{BASE}\n[bridge]\nkey_file = \"missing.key\"\n"),
-            &file,
-            vars(&[]),
-        )
-        .unwrap();
+        let settings = with("\n[bridge]\nkey_file = \"missing.key\"\n");
         let err = settings.relayer_key().unwrap_err().to_string();
         assert!(
             err.contains("bridge.key_file") && err.contains("missing.key"),

@@ -17,54 +17,15 @@
 
 use std::sync::Arc;
 
-use chain_adapters::{AdapterError, AnchorRequest, HostchainAdapter, PreparedTx};
+use chain_adapters::{AnchorRequest, HostchainAdapter, PreparedTx};
 use symbiote::anchor::AnchorPayload;
 use symbiote::types::{HostchainId, SymbioteId};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-use crate::retry::{Failure, Retry, RetryPolicy};
+use crate::retry::{Failure, Retry, RetryPolicy, StepError};
 use crate::store::{AnchorRow, AnchorState, Store, StoreError, now_ms};
-use crate::tracker::{Progress, Sent, TrackError, Tracker, Watch};
-
-/// Why a step on one anchor failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AnchorError {
-    #[error(transparent)]
-    Adapter(#[from] AdapterError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Track(#[from] TrackError),
-    #[error("anchor {0}: {1}")]
-    Inconsistent(crate::store::AnchorId, String),
-}
-
-impl Failure for AnchorError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            AnchorError::Adapter(e) => e.is_retryable(),
-            AnchorError::Store(e) => e.is_retryable(),
-            AnchorError::Track(e) => e.is_retryable(),
-            AnchorError::Inconsistent(..) => false,
-        }
-    }
-    fn label(&self) -> &'static str {
-        match self {
-            AnchorError::Adapter(e) => e.kind.label(),
-            AnchorError::Store(_) => "store",
-            AnchorError::Track(e) => e.label(),
-            AnchorError::Inconsistent(..) => "inconsistent",
-        }
-    }
-    fn is_store(&self) -> bool {
-        match self {
-            AnchorError::Store(_) => true,
-            AnchorError::Track(e) => e.is_store(),
-            _ => false,
-        }
-    }
-}
+use crate::tracker::{Progress, Sent, Tracker, Watch};
 
 /// Drives the anchors of one hostchain.
 #[derive(Clone)]
@@ -110,7 +71,7 @@ impl HostchainAnchorer {
         Ok(())
     }
 
-    async fn failed(&self, anchor: &AnchorRow, error: &AnchorError) -> Result<(), StoreError> {
+    async fn failed(&self, anchor: &AnchorRow, error: &StepError) -> Result<(), StoreError> {
         self.metrics.failure(self.hostchain.as_str(), error);
         let failures = anchor.attempts + 1;
         match self.retry.after(failures, error.is_retryable()) {
@@ -137,13 +98,16 @@ impl HostchainAnchorer {
         }
     }
 
-    async fn request(&self, anchor: &AnchorRow) -> Result<AnchorRequest, AnchorError> {
+    async fn request(&self, anchor: &AnchorRow) -> Result<AnchorRequest, StepError> {
         let (commitment, aggregate) = self
             .store
             .batch_contents(anchor.batch_id)
             .await?
             .ok_or_else(|| {
-                AnchorError::Inconsistent(anchor.id, format!("batch {} missing", anchor.batch_id))
+                StepError::Inconsistent(format!(
+                    "anchor {}: batch {} missing",
+                    anchor.id, anchor.batch_id
+                ))
             })?;
         Ok(AnchorRequest {
             symbiote: self.symbiote,
@@ -157,18 +121,20 @@ impl HostchainAnchorer {
         })
     }
 
-    async fn latest_tx(&self, anchor: &AnchorRow) -> Result<PreparedTx, AnchorError> {
+    async fn latest_tx(&self, anchor: &AnchorRow) -> Result<PreparedTx, StepError> {
         self.store
             .anchor_txs(anchor)
             .await?
             .into_iter()
             .next()
             .map(|stored| stored.tx)
-            .ok_or_else(|| AnchorError::Inconsistent(anchor.id, "no prepared transaction".into()))
+            .ok_or_else(|| {
+                StepError::Inconsistent(format!("anchor {}: no prepared transaction", anchor.id))
+            })
     }
 
     /// Moves one anchor as far as it can go now.
-    async fn advance(&self, anchor: &AnchorRow) -> Result<(), AnchorError> {
+    async fn advance(&self, anchor: &AnchorRow) -> Result<(), StepError> {
         match anchor.state {
             AnchorState::Pending => {
                 let request = self.request(anchor).await?;
@@ -187,7 +153,7 @@ impl HostchainAnchorer {
     }
 
     /// Sends the stored transaction of a `prepared` anchor.
-    async fn send(&self, prepared: &AnchorRow, tx: &PreparedTx) -> Result<(), AnchorError> {
+    async fn send(&self, prepared: &AnchorRow, tx: &PreparedTx) -> Result<(), StepError> {
         let (to, reason) = match self.tracker.send(&prepared.purpose(), tx).await? {
             Sent::Sent => (AnchorState::Broadcast, format!("sent {}", tx.id)),
             Sent::Dropped { reason } => (
@@ -202,7 +168,7 @@ impl HostchainAnchorer {
         Ok(())
     }
 
-    async fn follow(&self, anchor: &AnchorRow) -> Result<(), AnchorError> {
+    async fn follow(&self, anchor: &AnchorRow) -> Result<(), StepError> {
         let purpose = anchor.purpose();
         let seen = match (&anchor.tx_id, &anchor.inclusion, anchor.state) {
             (Some(id), Some(inclusion), AnchorState::Included) => Some((id.as_str(), inclusion)),

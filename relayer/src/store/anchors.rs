@@ -2,46 +2,23 @@
 //! driven through [`AnchorState`] by the anchorer. Their transactions are in `host_txs`.
 
 use chain_adapters::{Inclusion, PreparedTx};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use symbiote::types::{HostchainId, Sequence};
 
-use super::batches::{BatchId, BatchState};
+use super::batches::BatchId;
+use super::cells::json_column;
 use super::host_txs::{self, StoredTx, TxPurpose};
-use super::transitions::{Entity, record};
+use super::states::{AnchorState, BatchState, Entity};
+use super::transitions::Change;
 use super::{Cells, Store, StoreError, int, json_text, now_ms};
-use crate::persisted_enum;
 
-/// An anchor's row id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct AnchorId(pub i64);
-
-impl std::fmt::Display for AnchorId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-persisted_enum!(
-    /// Where an anchor stands (`anchors.state`).
-    AnchorState, "anchor state" {
-        /// Created with its batch; no transaction yet.
-        Pending = "pending",
-        /// A signed transaction is stored, not yet sent.
-        Prepared = "prepared",
-        /// Sent; waiting for inclusion.
-        Broadcast = "broadcast",
-        /// Included, not yet past the confirmation depth.
-        Included = "included",
-        /// Past the confirmation depth (or finalized): done.
-        Final = "final",
-        /// Refused for good; needs an operator.
-        Failed = "failed",
-    }
+super::row_id!(
+    /// An anchor's row id.
+    AnchorId
 );
 
 /// One anchor as stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AnchorRow {
     pub id: AnchorId,
     pub batch_id: BatchId,
@@ -49,6 +26,7 @@ pub struct AnchorRow {
     pub sequence: Sequence,
     pub state: AnchorState,
     pub tx_id: Option<String>,
+    #[serde(deserialize_with = "json_column::optional")]
     pub inclusion: Option<Inclusion>,
     pub confirmations: u64,
     pub attempts: u64,
@@ -76,21 +54,7 @@ const COLUMNS: &str = "id, batch_id, hostchain, sequence, state, tx_id, inclusio
      confirmations, attempts, next_attempt_at, state_since, last_error";
 
 fn anchor_row(r: &sqlx::any::AnyRow) -> Result<AnchorRow, StoreError> {
-    let cells = Cells::new(r, "anchors", "id");
-    Ok(AnchorRow {
-        id: AnchorId(cells.get("id")?),
-        batch_id: BatchId(cells.get("batch_id")?),
-        hostchain: cells.parsed("hostchain")?,
-        sequence: Sequence::new(cells.uint("sequence")?),
-        state: cells.with("state", |s: String| AnchorState::parse(&s))?,
-        tx_id: cells.get("tx_id")?,
-        inclusion: cells.json_opt("inclusion")?,
-        confirmations: cells.uint("confirmations")?,
-        attempts: cells.uint("attempts")?,
-        next_attempt_at: cells.get("next_attempt_at")?,
-        state_since: cells.get("state_since")?,
-        last_error: cells.get("last_error")?,
-    })
+    Cells::new(r, "anchors", "id").read()
 }
 
 impl Store {
@@ -103,13 +67,11 @@ impl Store {
             "SELECT {COLUMNS} FROM anchors WHERE hostchain = $1 AND state NOT IN ($2, $3) \
              ORDER BY sequence"
         );
-        let rows = sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(hostchain.as_str())
             .bind(AnchorState::Final.as_str())
-            .bind(AnchorState::Failed.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(anchor_row).collect()
+            .bind(AnchorState::Failed.as_str());
+        self.rows_with("anchors", "id", query, |c| c.read()).await
     }
 
     /// Anchors, newest first, optionally of one batch.
@@ -140,11 +102,9 @@ impl Store {
     /// One anchor.
     pub async fn anchor(&self, id: AnchorId) -> Result<Option<AnchorRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM anchors WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(anchor_row).transpose()
+        let query = sqlx::query(&sql).bind(id.0);
+        self.first_with(("anchors", "id"), query, |c| c.read())
+            .await
     }
 
     /// Every transaction prepared for an anchor, newest first.
@@ -172,16 +132,9 @@ impl Store {
         .bind(anchor.id.0)
         .execute(&mut *t)
         .await?;
-        record(
-            &mut t,
-            Entity::Anchor,
-            anchor.id.0,
-            Some(anchor.state.as_str()),
-            AnchorState::Prepared.as_str(),
-            reason,
-            now,
-        )
-        .await?;
+        let to = AnchorState::Prepared;
+        let change = Change::new(Entity::Anchor, anchor.id.0, Some(anchor.state), to);
+        change.record(&mut t, reason, now).await?;
         t.commit().await?;
         Ok(())
     }
@@ -219,16 +172,8 @@ impl Store {
         .execute(&mut *t)
         .await?;
         if to != anchor.state {
-            record(
-                &mut t,
-                Entity::Anchor,
-                anchor.id.0,
-                Some(anchor.state.as_str()),
-                to.as_str(),
-                reason,
-                now,
-            )
-            .await?;
+            let change = Change::new(Entity::Anchor, anchor.id.0, Some(anchor.state), to);
+            change.record(&mut t, reason, now).await?;
         }
         if to == AnchorState::Final {
             let row = sqlx::query(
@@ -246,16 +191,9 @@ impl Store {
                         .execute(&mut *t)
                         .await?;
                 if done.rows_affected() > 0 {
-                    record(
-                        &mut t,
-                        Entity::Batch,
-                        anchor.batch_id.0,
-                        Some(BatchState::Anchoring.as_str()),
-                        BatchState::Anchored.as_str(),
-                        "every anchor is final",
-                        now,
-                    )
-                    .await?;
+                    let (from, to) = (BatchState::Anchoring, BatchState::Anchored);
+                    let change = Change::new(Entity::Batch, anchor.batch_id.0, Some(from), to);
+                    change.record(&mut t, "every anchor is final", now).await?;
                 }
             }
         }

@@ -2,40 +2,25 @@
 //! the foreign commitments (`foreign_commitments`) and scout reports it carries. A batch is
 //! created with one pending anchor per hostchain, in one database transaction.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use symbiote::codec::Canonical;
 use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::hash::Hash;
 use symbiote::types::{HostchainId, Sequence};
 
-use super::anchors::{AnchorId, AnchorState};
-use super::transitions::{Entity, record};
+use super::anchors::AnchorId;
+use super::states::Entity;
+use super::states::{AnchorState, BatchState};
+use super::transitions::Change;
 use super::{Cells, Store, StoreError, int, now_ms};
-use crate::persisted_enum;
 
-/// A batch's row id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct BatchId(pub i64);
-
-impl std::fmt::Display for BatchId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-persisted_enum!(
-    /// Where a batch stands (`batches.state`).
-    BatchState, "batch state" {
-        /// At least one of its anchors is not final yet.
-        Anchoring = "anchoring",
-        /// Every one of its anchors is final.
-        Anchored = "anchored",
-    }
+super::row_id!(
+    /// A batch's row id.
+    BatchId
 );
 
 /// One batch as stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BatchRow {
     pub id: BatchId,
     pub from_height: u64,
@@ -49,15 +34,7 @@ pub struct BatchRow {
 pub type PendingForeign = (i64, Commitment);
 
 fn batch_row(r: &sqlx::any::AnyRow) -> Result<BatchRow, StoreError> {
-    let cells = Cells::new(r, "batches", "id");
-    Ok(BatchRow {
-        id: BatchId(cells.get("id")?),
-        from_height: cells.uint("from_height")?,
-        to_height: cells.uint("to_height")?,
-        aggregate_root: cells.hash("aggregate_root")?,
-        state: cells.with("state", |s: String| BatchState::parse(&s))?,
-        created_at: cells.get("created_at")?,
-    })
+    Cells::new(r, "batches", "id").read()
 }
 
 impl Store {
@@ -127,16 +104,8 @@ impl Store {
         .await?;
         let batch = BatchId(Cells::new(&row, "batches", "id").get("id")?);
         let reason = format!("{} hostchains", hostchains.len());
-        record(
-            &mut tx,
-            Entity::Batch,
-            batch.0,
-            None,
-            BatchState::Anchoring.as_str(),
-            &reason,
-            now,
-        )
-        .await?;
+        let change = Change::new(Entity::Batch, batch.0, None, BatchState::Anchoring);
+        change.record(&mut tx, &reason, now).await?;
         for id in foreign {
             sqlx::query("UPDATE foreign_commitments SET batch_id = $1 WHERE id = $2")
                 .bind(batch.0)
@@ -171,16 +140,10 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let anchor = AnchorId(Cells::new(&row, "anchors", "id").get("id")?);
-            record(
-                &mut tx,
-                Entity::Anchor,
-                anchor.0,
-                None,
-                AnchorState::Pending.as_str(),
-                &format!("batch {batch}"),
-                now,
-            )
-            .await?;
+            let change = Change::new(Entity::Anchor, anchor.0, None, AnchorState::Pending);
+            change
+                .record(&mut tx, &format!("batch {batch}"), now)
+                .await?;
         }
         tx.commit().await?;
         Ok(batch)
@@ -191,15 +154,12 @@ impl Store {
         &self,
         batch: BatchId,
     ) -> Result<Option<(Commitment, Aggregate)>, StoreError> {
-        let row = sqlx::query("SELECT id, commitment, aggregate FROM batches WHERE id = $1")
-            .bind(batch.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            let cells = Cells::new(&r, "batches", "id");
-            Ok((cells.decoded("commitment")?, cells.decoded("aggregate")?))
+        let query = sqlx::query("SELECT id, commitment, aggregate FROM batches WHERE id = $1")
+            .bind(batch.0);
+        self.first_with(("batches", "id"), query, |c| {
+            Ok((c.decoded("commitment")?, c.decoded("aggregate")?))
         })
-        .transpose()
+        .await
     }
 
     /// The batch covering `height`.

@@ -11,14 +11,11 @@ use super::{Cells, Store, StoreError, int, now_ms};
 impl Store {
     /// The follower's light-client state: last verified header and the set signing the next.
     pub async fn follower_state(&self) -> Result<Option<(Header, ValidatorSet)>, StoreError> {
-        let row = sqlx::query("SELECT id, header, validators FROM follower WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            let cells = Cells::new(&row, "follower", "id");
-            Ok((cells.decoded("header")?, cells.decoded("validators")?))
+        let query = sqlx::query("SELECT id, header, validators FROM follower WHERE id = 1");
+        self.first_with(("follower", "id"), query, |c| {
+            Ok((c.decoded("header")?, c.decoded("validators")?))
         })
-        .transpose()
+        .await
     }
 
     /// Stores a verified block with the light-client state after it, atomically.
@@ -60,35 +57,28 @@ impl Store {
 
     /// A stored block.
     pub async fn block(&self, height: u64) -> Result<Option<ChainBlock>, StoreError> {
-        let row = sqlx::query("SELECT height, finalized FROM blocks WHERE height = $1")
-            .bind(int("block height", height)?)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| Cells::new(&row, "blocks", "height").decoded("finalized"))
-            .transpose()
+        let query = sqlx::query("SELECT height, finalized FROM blocks WHERE height = $1")
+            .bind(int("block height", height)?);
+        self.first_with(("blocks", "height"), query, |c| c.decoded("finalized"))
+            .await
     }
 
     /// The hashes of stored blocks `from..=to`, in order.
     pub async fn block_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
-        let rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT height, hash FROM blocks WHERE height >= $1 AND height <= $2 ORDER BY height",
         )
         .bind(int("block height", from)?)
-        .bind(int("block height", to)?)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Cells::new(r, "blocks", "height").hash("hash"))
-            .collect()
+        .bind(int("block height", to)?);
+        self.rows_with("blocks", "height", query, |c| c.hash("hash"))
+            .await
     }
 
     /// When block `height` was received (ms), if stored.
     pub async fn received_at(&self, height: u64) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT height, received_at FROM blocks WHERE height = $1")
-            .bind(int("block height", height)?)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Cells::new(&r, "blocks", "height").get("received_at"))
-            .transpose()
+        let query = sqlx::query("SELECT height, received_at FROM blocks WHERE height = $1")
+            .bind(int("block height", height)?);
+        self.first_with(("blocks", "height"), query, |c| c.get("received_at"))
+            .await
     }
 }

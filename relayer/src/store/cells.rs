@@ -4,8 +4,8 @@
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Column, Row};
 use symbiote::codec::Canonical;
 use symbiote::hash::Hash;
 
@@ -34,13 +34,39 @@ impl<'r> Cells<'r> {
         }
     }
 
-    fn corrupt(&self, column: &'static str, reason: impl std::fmt::Display) -> StoreError {
+    fn corrupt(&self, column: &str, reason: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt {
             table: self.table,
             row: self.key.clone(),
-            column,
+            column: column.to_string(),
             reason: reason.to_string(),
         }
+    }
+
+    /// The whole row read as `T` (a row struct whose fields are named like the columns):
+    /// integers and texts as JSON numbers and strings, byte strings as hex, nulls as nulls.
+    /// A column that does not fit its field is named in the error.
+    pub fn read<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
+        let mut object = serde_json::Map::new();
+        for (i, column) in self.row.columns().iter().enumerate() {
+            let name = column.name();
+            let value = if let Ok(v) = self.row.try_get::<Option<i64>, _>(i) {
+                v.map_or(serde_json::Value::Null, serde_json::Value::from)
+            } else if let Ok(v) = self.row.try_get::<Option<String>, _>(i) {
+                v.map_or(serde_json::Value::Null, serde_json::Value::from)
+            } else {
+                let bytes = self
+                    .row
+                    .try_get::<Option<Vec<u8>>, _>(i)
+                    .map_err(|e| self.corrupt(name, e))?;
+                bytes.map_or(serde_json::Value::Null, |b| hex::encode(b).into())
+            };
+            object.insert(name.to_string(), value);
+        }
+        serde_path_to_error::deserialize(serde_json::Value::Object(object)).map_err(|e| {
+            let column = e.path().to_string();
+            self.corrupt(&column, e.into_inner())
+        })
     }
 
     /// The raw column.
@@ -67,22 +93,6 @@ impl<'r> Cells<'r> {
         f(raw).map_err(|e| self.corrupt(column, e))
     }
 
-    /// The nullable column read as `R` and turned into `T` by `f`.
-    pub fn with_opt<R, T, E>(
-        &self,
-        column: &'static str,
-        f: impl FnOnce(R) -> Result<T, E>,
-    ) -> Result<Option<T>, StoreError>
-    where
-        R: for<'a> sqlx::Decode<'a, sqlx::Any> + sqlx::Type<sqlx::Any>,
-        E: std::fmt::Display,
-    {
-        match self.get::<Option<R>>(column)? {
-            Some(raw) => f(raw).map(Some).map_err(|e| self.corrupt(column, e)),
-            None => Ok(None),
-        }
-    }
-
     /// A text column parsed with `FromStr`.
     pub fn parsed<T>(&self, column: &'static str) -> Result<T, StoreError>
     where
@@ -92,25 +102,9 @@ impl<'r> Cells<'r> {
         self.with(column, |s: String| s.parse::<T>())
     }
 
-    /// A nullable text column parsed with `FromStr`.
-    pub fn parsed_opt<T>(&self, column: &'static str) -> Result<Option<T>, StoreError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        self.with_opt(column, |s: String| s.parse::<T>())
-    }
-
     /// A non-negative integer column.
     pub fn uint(&self, column: &'static str) -> Result<u64, StoreError> {
         self.with(column, |v: i64| {
-            u64::try_from(v).map_err(|_| format!("negative value {v}"))
-        })
-    }
-
-    /// A nullable non-negative integer column.
-    pub fn uint_opt(&self, column: &'static str) -> Result<Option<u64>, StoreError> {
-        self.with_opt(column, |v: i64| {
             u64::try_from(v).map_err(|_| format!("negative value {v}"))
         })
     }
@@ -128,17 +122,30 @@ impl<'r> Cells<'r> {
     pub fn decoded<T: Canonical>(&self, column: &'static str) -> Result<T, StoreError> {
         self.with(column, |bytes: Vec<u8>| T::decode(&bytes))
     }
+}
 
-    /// A JSON text.
-    pub fn json<T: DeserializeOwned>(&self, column: &'static str) -> Result<T, StoreError> {
-        self.with(column, |text: String| serde_json::from_str::<T>(&text))
+/// serde helpers for columns holding JSON text, for row structs read with [`Cells::read`].
+pub mod json_column {
+    use serde::de::{DeserializeOwned, Error};
+    use serde::{Deserialize, Deserializer};
+
+    /// A JSON text column.
+    pub fn deserialize<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(D::Error::custom)
     }
 
-    /// A nullable JSON text.
-    pub fn json_opt<T: DeserializeOwned>(
-        &self,
-        column: &'static str,
-    ) -> Result<Option<T>, StoreError> {
-        self.with_opt(column, |text: String| serde_json::from_str::<T>(&text))
+    /// A nullable JSON text column.
+    pub fn optional<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(D::Error::custom),
+            None => Ok(None),
+        }
     }
 }

@@ -2,33 +2,19 @@
 //! scan cursor after it, and driven through [`DepositState`] until minted.
 
 use chain_adapters::{DepositCursor, ObservedDeposit};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use symbiote::crypto::PublicKey;
 use symbiote::hash::Hash;
 use symbiote::tx::{Deposit, DepositId};
 use symbiote::types::{Amount, HostTxId, HostchainId, TokenId};
 
 use super::cursors::write_deposit_cursor;
-use super::transitions::{Entity, record};
+use super::states::{DepositState, Entity};
+use super::transitions::Change;
 use super::{Cells, Store, StoreError, int, now_ms};
-use crate::persisted_enum;
-
-persisted_enum!(
-    /// Where a deposit stands (`deposits.state`).
-    DepositState, "deposit state" {
-        /// Past its depth on the hostchain; this relayer has not attested it yet.
-        Seen = "seen",
-        /// This relayer's attestation is on the symbiote; waiting for the others.
-        Attested = "attested",
-        /// Minted on the symbiote: done.
-        Minted = "minted",
-        /// It names no valid symbiote account: kept for a refund.
-        Unroutable = "unroutable",
-    }
-);
 
 /// One deposit as stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DepositRow {
     pub id: i64,
     pub hostchain: HostchainId,
@@ -73,23 +59,7 @@ const COLUMNS: &str = "id, hostchain, tx, event_index, token, amount, recipient,
      raw_recipient, depositor, block, state, attest_tx, seen_at, state_since";
 
 fn deposit_row(r: &sqlx::any::AnyRow) -> Result<DepositRow, StoreError> {
-    let cells = Cells::new(r, "deposits", "id");
-    Ok(DepositRow {
-        id: cells.get("id")?,
-        hostchain: cells.parsed("hostchain")?,
-        tx: cells.parsed("tx")?,
-        event_index: cells.with("event_index", |v: i64| u32::try_from(v))?,
-        token: cells.parsed("token")?,
-        amount: cells.parsed("amount")?,
-        recipient: cells.parsed_opt("recipient")?,
-        raw_recipient: cells.get("raw_recipient")?,
-        depositor: cells.get("depositor")?,
-        block: cells.uint("block")?,
-        state: cells.with("state", |s: String| DepositState::parse(&s))?,
-        attest_tx: cells.parsed_opt("attest_tx")?,
-        seen_at: cells.get("seen_at")?,
-        state_since: cells.get("state_since")?,
-    })
+    Cells::new(r, "deposits", "id").read()
 }
 
 impl Store {
@@ -143,16 +113,15 @@ impl Store {
         state: DepositState,
         limit: i64,
     ) -> Result<Vec<DepositRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM deposits WHERE hostchain = $1 AND state = $2 \
              ORDER BY id LIMIT $3"
-        ))
-        .bind(hostchain.as_str())
-        .bind(state.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(deposit_row).collect()
+        );
+        let query = sqlx::query(&sql)
+            .bind(hostchain.as_str())
+            .bind(state.as_str())
+            .bind(limit);
+        self.rows_with("deposits", "id", query, |c| c.read()).await
     }
 
     /// Deposits, newest first, optionally in one state.
@@ -213,16 +182,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if moved.rows_affected() == 1 {
-                record(
-                    &mut tx,
-                    Entity::Deposit,
-                    *id,
-                    Some(from.as_str()),
-                    to.as_str(),
-                    reason,
-                    now,
-                )
-                .await?;
+                let change = Change::new(Entity::Deposit, *id, Some(from), to);
+                change.record(&mut tx, reason, now).await?;
             }
         }
         tx.commit().await?;

@@ -4,10 +4,11 @@
 //! every replacement of it are followed until one is final (see `crate::tracker`).
 
 use chain_adapters::PreparedTx;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use symbiote::types::{HostchainId, Nonce};
 
 use super::anchors::AnchorId;
+use super::cells::json_column;
 use super::{Cells, Store, StoreError, json_text, now_ms};
 
 /// What a stored transaction is for: its owner. Persisted as (`purpose`, `subject`); the names
@@ -50,9 +51,10 @@ impl std::fmt::Display for TxPurpose {
 }
 
 /// A stored transaction and when it was stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTx {
     /// The transaction, as it is sent.
+    #[serde(rename = "prepared", deserialize_with = "json_column::deserialize")]
     pub tx: PreparedTx,
     /// When it was stored (ms since the Unix epoch): about when it was first sent.
     pub created_at: i64,
@@ -113,13 +115,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                let cells = Cells::new(r, "host_txs", "id");
-                Ok(StoredTx {
-                    tx: cells.json("prepared")?,
-                    created_at: cells.get("created_at")?,
-                })
-            })
+            .map(|r| Cells::new(r, "host_txs", "id").read())
             .collect()
     }
 

@@ -13,6 +13,7 @@
 //! - [`host_txs`]: every hostchain transaction prepared by any stage, stored before it is sent;
 //! - [`deposits`], [`releases`], [`reports`], [`rotations`]: the bridge;
 //! - [`cursors`]: where scans resume;
+//! - [`states`]: every persisted state and kind;
 //! - [`transitions`]: the history of every state change;
 //! - [`replicas`]: which replica runs which role.
 
@@ -27,6 +28,7 @@ pub mod releases;
 pub mod replicas;
 pub mod reports;
 pub mod rotations;
+pub mod states;
 pub mod transitions;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,16 +36,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
-pub use anchors::{AnchorId, AnchorRow, AnchorState};
-pub use batches::{BatchId, BatchRow, BatchState};
+pub use anchors::{AnchorId, AnchorRow};
+pub use batches::{BatchId, BatchRow};
 pub use cells::Cells;
-pub use deposits::{DepositRow, DepositState};
+pub use deposits::DepositRow;
 pub use host_txs::{StoredTx, TxPurpose};
-pub use releases::{ReleaseRow, ReleaseStep, ScoutDecision};
+pub use releases::ReleaseRow;
 pub use replicas::{ReplicaRow, WorkerRow};
 pub use reports::ReportRow;
-pub use rotations::{RotationRow, RotationState};
-pub use transitions::{Entity, Transition};
+pub use rotations::RotationRow;
+pub use states::{
+    AnchorState, BatchState, DepositState, Entity, ReleaseStep, RotationState, ScoutDecision,
+};
+pub use transitions::Transition;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +73,7 @@ pub enum StoreError {
     Corrupt {
         table: &'static str,
         row: String,
-        column: &'static str,
+        column: String,
         reason: String,
     },
     /// A value that cannot be written as it is.
@@ -138,6 +143,12 @@ macro_rules! persisted_enum {
             }
         }
 
+        impl $crate::store::transitions::Stored for $name {
+            fn stored(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = String;
 
@@ -147,6 +158,29 @@ macro_rules! persisted_enum {
         }
     };
 }
+
+/// A query of this store's one SQL dialect.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Defines the id of a table's rows (its `id` column).
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+pub(crate) use row_id;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -285,6 +319,36 @@ impl Store {
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Every row `query` returns, each read by `read` (usually [`Cells::read`] into a row
+    /// struct named like the columns): rows of `table`, named by their `key` column in errors.
+    pub(crate) async fn rows_with<T>(
+        &self,
+        table: &'static str,
+        key: &str,
+        query: Query<'_>,
+        read: impl Fn(&Cells<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| read(&Cells::new(r, table, key)))
+            .collect()
+    }
+
+    /// The first row `query` returns, if any (see [`Store::rows_with`]).
+    pub(crate) async fn first_with<T>(
+        &self,
+        place: (&'static str, &str),
+        query: Query<'_>,
+        read: impl Fn(&Cells<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let (table, key) = place;
+        Ok(self
+            .rows_with(table, key, query, read)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Row counts of `table` (one of this store's tables with `hostchain` and `state` columns)

@@ -2,90 +2,19 @@
 //! through [`ReleaseStep`] by the release stage. Their transactions are in `host_txs`.
 
 use chain_adapters::PreparedTx;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use symbiote::crypto::PublicKey;
 use symbiote::hash::Hash;
 use symbiote::state::WithdrawalOrder;
 use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, TokenId};
 
 use super::host_txs::{self, StoredTx, TxPurpose};
-use super::transitions::{Entity, Transition, record};
+use super::states::{Entity, ReleaseStep, ScoutDecision};
+use super::transitions::{Change, Transition};
 use super::{Cells, Store, StoreError, int, now_ms};
-use crate::persisted_enum;
-
-persisted_enum!(
-    /// Where a release stands, as this relayer drives it (`releases.state`).
-    ReleaseStep, "release state" {
-        /// Known; the destination is not scouted yet.
-        Scouting = "scouting",
-        /// Scouted clean (or released by governance): this relayer's approval is to be
-        /// published.
-        Approving = "approving",
-        /// Scouted suspicious or malicious: this relayer's hold is to be published.
-        Holding = "holding",
-        /// Held on the symbiote: waiting for governance to lift it or refund the order.
-        Held = "held",
-        /// This relayer's approval is on the symbiote: waiting for a threshold, then submission
-        /// (by the designated relayer, or by any after the takeover delay).
-        Approved = "approved",
-        /// Held back by the release limits until `release_after`.
-        Queued = "queued",
-        /// A release transaction is stored and sent: followed until final.
-        Submitted = "submitted",
-        /// Accepted by the bridge into its own queue: payable from `release_after`.
-        QueuedOnChain = "queued_on_chain",
-        /// The payment of a bridge-queued release is stored and sent: followed until final.
-        Executing = "executing",
-        /// Paid on the hostchain: done.
-        Released = "released",
-        /// Refunded on the symbiote by governance: done, never released.
-        Refunded = "refunded",
-        /// Refused for good (the bridge cancelled it, or a hard error): needs an operator.
-        Failed = "failed",
-    }
-);
-
-impl ReleaseStep {
-    /// Whether nothing more happens to it.
-    pub fn is_done(self) -> bool {
-        matches!(
-            self,
-            ReleaseStep::Released | ReleaseStep::Refunded | ReleaseStep::Failed
-        )
-    }
-
-    /// Whether nothing of it has been sent to the hostchain yet (governance decisions still
-    /// apply).
-    pub fn is_before_submission(self) -> bool {
-        matches!(
-            self,
-            ReleaseStep::Scouting
-                | ReleaseStep::Approving
-                | ReleaseStep::Holding
-                | ReleaseStep::Held
-                | ReleaseStep::Approved
-                | ReleaseStep::Queued
-        )
-    }
-}
-
-persisted_enum!(
-    /// Why this relayer approves or holds a release (`releases.verdict`): its scout's verdict,
-    /// or governance lifting a hold before this relayer scouted it.
-    ScoutDecision, "scout decision" {
-        /// Scouted clean.
-        Clean = "clean",
-        /// Scouted suspicious.
-        Suspicious = "suspicious",
-        /// Scouted malicious.
-        Malicious = "malicious",
-        /// Not scouted: governance lifted a hold on it first.
-        Lifted = "lifted",
-    }
-);
 
 /// One release as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRow {
     pub nonce: Nonce,
     pub hostchain: HostchainId,
@@ -128,31 +57,6 @@ const COLUMNS: &str = "nonce, hostchain, token, amount, destination, burner, \
      order_height, state, verdict, report_hash, release_after, tx_id, last_error, attempts, \
      next_attempt_at, ready_since, released_at, state_since, created_at";
 
-fn release_row(r: &sqlx::any::AnyRow) -> Result<ReleaseRow, StoreError> {
-    let cells = Cells::new(r, "releases", "nonce");
-    Ok(ReleaseRow {
-        nonce: Nonce::new(cells.uint("nonce")?),
-        hostchain: cells.parsed("hostchain")?,
-        token: cells.parsed("token")?,
-        amount: cells.parsed("amount")?,
-        destination: cells.parsed("destination")?,
-        burner: cells.parsed("burner")?,
-        order_height: Height::new(cells.uint("order_height")?),
-        state: cells.with("state", |s: String| ReleaseStep::parse(&s))?,
-        decision: cells.with_opt("verdict", |s: String| ScoutDecision::parse(&s))?,
-        report_hash: cells.parsed_opt("report_hash")?,
-        release_after: cells.get("release_after")?,
-        tx_id: cells.get("tx_id")?,
-        last_error: cells.get("last_error")?,
-        attempts: cells.uint("attempts")?,
-        next_attempt_at: cells.get("next_attempt_at")?,
-        ready_since: cells.get("ready_since")?,
-        released_at: cells.get("released_at")?,
-        state_since: cells.get("state_since")?,
-        created_at: cells.get("created_at")?,
-    })
-}
-
 impl Store {
     /// Records a withdrawal order of the symbiote to be released (once; later calls change
     /// nothing). Returns whether it was new.
@@ -178,16 +82,9 @@ impl Store {
         .await?;
         let added = result.rows_affected() == 1;
         if added {
-            record(
-                &mut tx,
-                Entity::Release,
-                nonce,
-                None,
-                ReleaseStep::Scouting.as_str(),
-                &format!("withdrawal order of block {}", order.height),
-                now,
-            )
-            .await?;
+            let change = Change::new(Entity::Release, nonce, None, ReleaseStep::Scouting);
+            let reason = format!("withdrawal order of block {}", order.height);
+            change.record(&mut tx, &reason, now).await?;
         }
         tx.commit().await?;
         Ok(added)
@@ -195,11 +92,10 @@ impl Store {
 
     /// One release.
     pub async fn release(&self, nonce: Nonce) -> Result<Option<ReleaseRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM releases WHERE nonce = $1"))
-            .bind(int("release nonce", nonce.get())?)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(release_row).transpose()
+        let sql = format!("SELECT {COLUMNS} FROM releases WHERE nonce = $1");
+        let query = sqlx::query(&sql).bind(int("release nonce", nonce.get())?);
+        self.first_with(("releases", "nonce"), query, |c| c.read())
+            .await
     }
 
     /// The releases of `hostchain` still in progress, oldest first.
@@ -207,17 +103,17 @@ impl Store {
         &self,
         hostchain: &HostchainId,
     ) -> Result<Vec<ReleaseRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM releases WHERE hostchain = $1 \
              AND state NOT IN ($2, $3, $4) ORDER BY nonce"
-        ))
-        .bind(hostchain.as_str())
-        .bind(ReleaseStep::Released.as_str())
-        .bind(ReleaseStep::Refunded.as_str())
-        .bind(ReleaseStep::Failed.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(release_row).collect()
+        );
+        let query = sqlx::query(&sql)
+            .bind(hostchain.as_str())
+            .bind(ReleaseStep::Released.as_str())
+            .bind(ReleaseStep::Refunded.as_str())
+            .bind(ReleaseStep::Failed.as_str());
+        self.rows_with("releases", "nonce", query, |c| c.read())
+            .await
     }
 
     /// Releases, newest first, optionally in some states.
@@ -234,14 +130,12 @@ impl Store {
             let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
             format!("WHERE state IN ({})", list.join(", "))
         };
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM releases {filter} ORDER BY nonce DESC LIMIT $1 OFFSET $2"
-        ))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(release_row).collect()
+        );
+        let query = sqlx::query(&sql).bind(limit).bind(offset);
+        self.rows_with("releases", "nonce", query, |c| c.read())
+            .await
     }
 
     /// Writes `next` over `current` (only if the stored row is still in `current.state`),
@@ -281,16 +175,9 @@ impl Store {
         }
         if current.state == next.state {
             // A replacement: the state stays, the history still says why.
-            record(
-                &mut tx,
-                Entity::Release,
-                int("release nonce", current.nonce.get())?,
-                Some(current.state.as_str()),
-                next.state.as_str(),
-                reason,
-                now,
-            )
-            .await?;
+            let nonce = int("release nonce", current.nonce.get())?;
+            let change = Change::new(Entity::Release, nonce, Some(current.state), next.state);
+            change.record(&mut tx, reason, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -376,16 +263,8 @@ async fn save_in(
     .await?;
     let written = result.rows_affected() == 1;
     if written && changed {
-        record(
-            tx,
-            Entity::Release,
-            nonce,
-            Some(current.state.as_str()),
-            next.state.as_str(),
-            reason,
-            now,
-        )
-        .await?;
+        let change = Change::new(Entity::Release, nonce, Some(current.state), next.state);
+        change.record(tx, reason, now).await?;
     }
     Ok(written)
 }

@@ -2,13 +2,13 @@
 //! for the API: who is active is decided by PostgreSQL advisory locks (`crate::leader`), never
 //! by these tables.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Cells, Store, StoreError};
 use crate::roles::{ReplicaId, Role};
 
 /// A role and the replica recorded as running it (the `workers` table).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerRow {
     pub role: Role,
     pub replica: ReplicaId,
@@ -19,7 +19,7 @@ pub struct WorkerRow {
 }
 
 /// A running replica (the `replicas` table).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaRow {
     pub replica: ReplicaId,
     /// When it started (ms since the Unix epoch, its clock).
@@ -29,13 +29,7 @@ pub struct ReplicaRow {
 }
 
 fn worker_row(r: &sqlx::any::AnyRow) -> Result<WorkerRow, StoreError> {
-    let cells = Cells::new(r, "workers", "role");
-    Ok(WorkerRow {
-        role: cells.parsed("role")?,
-        replica: cells.parsed("replica")?,
-        since: cells.get("since")?,
-        heartbeat: cells.get("heartbeat")?,
-    })
+    Cells::new(r, "workers", "role").read()
 }
 
 impl Store {
@@ -104,10 +98,9 @@ impl Store {
 
     /// Every recorded role and the replica running it, by role.
     pub async fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
-        let rows = sqlx::query("SELECT role, replica, since, heartbeat FROM workers ORDER BY role")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(worker_row).collect()
+        let query =
+            sqlx::query("SELECT role, replica, since, heartbeat FROM workers ORDER BY role");
+        self.rows_with("workers", "role", query, |c| c.read()).await
     }
 
     /// Records that `replica` runs (its heartbeat), through `conn`, and forgets replicas not
@@ -160,14 +153,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter()
-            .map(|r| {
-                let cells = Cells::new(r, "replicas", "replica");
-                Ok(ReplicaRow {
-                    replica: cells.parsed("replica")?,
-                    started_at: cells.get("started_at")?,
-                    heartbeat: cells.get("heartbeat")?,
-                })
-            })
+            .map(|r| Cells::new(r, "replicas", "replica").read())
             .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! Signed scout reports (`scout_reports`), by the hash that approvals and holds on the symbiote
 //! name, with the batch whose aggregate carries each.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use symbiote::hash::Hash;
 use symbiote::types::{HostAddress, HostchainId, Nonce};
 
@@ -10,7 +10,7 @@ use super::{Cells, Store, StoreError, int};
 use crate::scout::Verdict;
 
 /// A stored scout report with where it applies.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRow {
     pub hash: Hash,
     pub hostchain: HostchainId,
@@ -83,19 +83,7 @@ impl Store {
         .bind(hash.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let cells = Cells::new(&r, "scout_reports", "hash");
-            Ok(ReportRow {
-                hash: cells.parsed("hash")?,
-                hostchain: cells.parsed("hostchain")?,
-                address: cells.parsed("address")?,
-                block: cells.uint("block")?,
-                verdict: cells.with("verdict", |s: String| Verdict::parse(&s))?,
-                nonce: cells.uint_opt("nonce")?.map(Nonce::new),
-                report: cells.get("report")?,
-                created_at: cells.get("created_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| Cells::new(&r, "scout_reports", "hash").read())
+            .transpose()
     }
 }

@@ -3,26 +3,17 @@
 //! followed until final or until the contract moved past the nonce.
 
 use chain_adapters::PreparedTx;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use symbiote::types::HostchainId;
 
+use super::cells::json_column;
 use super::host_txs::{self, TxPurpose};
-use super::transitions::{Entity, record};
+use super::states::{Entity, RotationState};
+use super::transitions::Change;
 use super::{Cells, Store, StoreError, int, json_text, now_ms};
-use crate::persisted_enum;
-
-persisted_enum!(
-    /// Where a submitted rotation stands (`rotations.state`).
-    RotationState, "rotation state" {
-        /// Its transaction is stored and sent: followed.
-        Submitted = "submitted",
-        /// The contract holds the new set (by this transaction or another relayer's): done.
-        Done = "done",
-    }
-);
 
 /// One submitted rotation as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotationRow {
     pub id: i64,
     pub hostchain: HostchainId,
@@ -31,6 +22,7 @@ pub struct RotationRow {
     /// The contract's rotation nonce the transaction carries.
     pub nonce: u64,
     /// The new members' hostchain addresses, in their adapter's canonical form.
+    #[serde(deserialize_with = "json_column::deserialize")]
     pub members: Vec<String>,
     pub threshold: u64,
     pub state: RotationState,
@@ -51,22 +43,6 @@ impl RotationRow {
 
 const COLUMNS: &str =
     "id, hostchain, contract, nonce, members, threshold, state, tx_id, state_since, created_at";
-
-fn rotation_row(r: &sqlx::any::AnyRow) -> Result<RotationRow, StoreError> {
-    let cells = Cells::new(r, "rotations", "id");
-    Ok(RotationRow {
-        id: cells.get("id")?,
-        hostchain: cells.parsed("hostchain")?,
-        contract: cells.get("contract")?,
-        nonce: cells.uint("nonce")?,
-        members: cells.json("members")?,
-        threshold: cells.uint("threshold")?,
-        state: cells.with("state", |s: String| RotationState::parse(&s))?,
-        tx_id: cells.get("tx_id")?,
-        state_since: cells.get("state_since")?,
-        created_at: cells.get("created_at")?,
-    })
-}
 
 impl Store {
     /// Stores a rotation's transaction (a first submission, or a replacement of the one stored
@@ -113,16 +89,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = Cells::new(&row, "rotations", "id").get("id")?;
-        record(
-            &mut tx,
-            Entity::Rotation,
-            id,
-            None,
-            RotationState::Submitted.as_str(),
-            reason,
-            now,
-        )
-        .await?;
+        let change = Change::new(Entity::Rotation, id, None, RotationState::Submitted);
+        change.record(&mut tx, reason, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -134,15 +102,15 @@ impl Store {
         contract: &str,
         nonce: u64,
     ) -> Result<Option<RotationRow>, StoreError> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM rotations WHERE hostchain = $1 AND contract = $2 AND nonce = $3"
-        ))
-        .bind(hostchain.as_str())
-        .bind(contract)
-        .bind(int("rotation nonce", nonce)?)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(rotation_row).transpose()
+        );
+        let query = sqlx::query(&sql)
+            .bind(hostchain.as_str())
+            .bind(contract)
+            .bind(int("rotation nonce", nonce)?);
+        self.first_with(("rotations", "id"), query, |c| c.read())
+            .await
     }
 
     /// The rotations of `hostchain` still followed.
@@ -150,14 +118,13 @@ impl Store {
         &self,
         hostchain: &HostchainId,
     ) -> Result<Vec<RotationRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM rotations WHERE hostchain = $1 AND state = $2 ORDER BY id"
-        ))
-        .bind(hostchain.as_str())
-        .bind(RotationState::Submitted.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rotation_row).collect()
+        );
+        let query = sqlx::query(&sql)
+            .bind(hostchain.as_str())
+            .bind(RotationState::Submitted.as_str());
+        self.rows_with("rotations", "id", query, |c| c.read()).await
     }
 
     /// Marks a rotation done, with why.
@@ -174,16 +141,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
-            record(
-                &mut tx,
-                Entity::Rotation,
-                row.id,
-                Some(RotationState::Submitted.as_str()),
-                RotationState::Done.as_str(),
-                reason,
-                now,
-            )
-            .await?;
+            let (from, to) = (RotationState::Submitted, RotationState::Done);
+            let change = Change::new(Entity::Rotation, row.id, Some(from), to);
+            change.record(&mut tx, reason, now).await?;
         }
         tx.commit().await?;
         Ok(())

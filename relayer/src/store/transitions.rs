@@ -2,29 +2,19 @@
 //! why and when. Each table family records its own moves in the same database transaction as
 //! the move itself.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::states::Entity;
 use super::{Cells, Store, StoreError};
-use crate::persisted_enum;
-
-persisted_enum!(
-    /// What a transition is about (`transitions.entity`); its id is the row's key in its table
-    /// (a batch or anchor id, a deposit's row id, a release's nonce).
-    Entity, "entity" {
-        Batch = "batch",
-        Anchor = "anchor",
-        Deposit = "deposit",
-        Release = "release",
-        Rotation = "rotation",
-    }
-);
 
 /// One recorded state change.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Transition {
     /// The state before (none when the entity was created).
+    #[serde(alias = "from_state")]
     pub from: Option<String>,
     /// The state after.
+    #[serde(alias = "to_state")]
     pub to: String,
     /// Why, for operators.
     pub reason: String,
@@ -32,29 +22,53 @@ pub struct Transition {
     pub at: i64,
 }
 
-/// Records one transition inside the caller's database transaction.
-pub(crate) async fn record(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// A state a table stores as text (the enums of [`super::states`]).
+pub trait Stored: Copy {
+    /// The stored name.
+    fn stored(self) -> &'static str;
+}
+
+/// One state change of one row, to record in `transitions`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Change {
     entity: Entity,
     id: i64,
-    from: Option<&str>,
-    to: &str,
-    reason: &str,
-    at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO transitions (entity, entity_id, from_state, to_state, reason, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(entity.as_str())
-    .bind(id)
-    .bind(from)
-    .bind(to)
-    .bind(reason)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    from: Option<&'static str>,
+    to: &'static str,
+}
+
+impl Change {
+    /// `entity` `id` moved from `from` (none: it was created) to `to`.
+    pub(crate) fn new<S: Stored>(entity: Entity, id: i64, from: Option<S>, to: S) -> Change {
+        Change {
+            entity,
+            id,
+            from: from.map(Stored::stored),
+            to: to.stored(),
+        }
+    }
+
+    /// Records it inside the caller's database transaction, with why and when.
+    pub(crate) async fn record(
+        self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO transitions (entity, entity_id, from_state, to_state, reason, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(self.entity.as_str())
+        .bind(self.id)
+        .bind(self.from)
+        .bind(self.to)
+        .bind(reason)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -73,15 +87,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                let cells = Cells::new(r, "transitions", "id");
-                Ok(Transition {
-                    from: cells.get("from_state")?,
-                    to: cells.get("to_state")?,
-                    reason: cells.get("reason")?,
-                    at: cells.get("at")?,
-                })
-            })
+            .map(|r| Cells::new(r, "transitions", "id").read())
             .collect()
     }
 }

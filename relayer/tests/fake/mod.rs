@@ -181,15 +181,9 @@ impl HostchainAdapter for Fake {
     fn hostchain(&self) -> &HostchainId {
         &self.id
     }
-    fn anchorer(&self) -> &dyn Anchorer {
-        self
-    }
     fn canonical_address(&self, address: &str) -> AdapterResult<HostAddress> {
         HostAddress::new(&address.to_lowercase())
             .map_err(|e| AdapterError::new(ErrorKind::Config, &self.id, e.to_string()))
-    }
-    fn wallet(&self) -> &dyn Wallet {
-        self
     }
     fn releaser(&self) -> Option<&dyn Releaser> {
         Some(self)

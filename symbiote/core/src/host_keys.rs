@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use serde::de;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::codec::invalid_data;
 use crate::types::{KeyFamily, TypeError};
@@ -19,7 +18,8 @@ pub const MAX_HOST_KEY_LEN: usize = 64;
 /// (a 20-byte EVM address, a 32-byte Solana public key): what the hostchain's contracts or
 /// vaults check the relayer's signatures against. Its meaning is for the family's adapter; 1 to
 /// [`MAX_HOST_KEY_LEN`] bytes, hex in JSON.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct HostKey(Vec<u8>);
 
 impl HostKey {
@@ -56,19 +56,20 @@ impl BorshDeserialize for HostKey {
     }
 }
 
-impl Serialize for HostKey {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl TryFrom<String> for HostKey {
+    type Error = String;
+
+    /// Hex (`0x` optional), as JSON writes a key.
+    fn try_from(text: String) -> Result<HostKey, String> {
+        let digits = text.strip_prefix("0x").unwrap_or(&text);
+        let bytes = hex::decode(digits).map_err(|e| format!("hostchain key {text:?}: {e}"))?;
+        HostKey::new(&bytes).map_err(|e| e.to_string())
     }
 }
 
-impl<'de> Deserialize<'de> for HostKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <String as Deserialize>::deserialize(deserializer)?;
-        let digits = text.strip_prefix("0x").unwrap_or(&text);
-        let bytes = hex::decode(digits)
-            .map_err(|e| de::Error::custom(format!("hostchain key {text:?}: {e}")))?;
-        HostKey::new(&bytes).map_err(de::Error::custom)
+impl From<HostKey> for String {
+    fn from(key: HostKey) -> String {
+        key.to_string()
     }
 }
 
@@ -190,27 +191,12 @@ mod tests {
             members,
             threshold: 1,
         };
-        assert!(
-            set(vec![
-                member(1, &[("evm", &[1; 20])]),
-                member(2, &[("evm", &[2; 20])])
-            ])
-            .validate()
-            .is_ok()
-        );
-        let err = set(vec![
-            member(1, &[("evm", &[1; 20])]),
-            member(2, &[("solana", &[2; 32])]),
-        ])
-        .validate()
-        .unwrap_err();
+        let evm = |seed: u8, key: u8| member(seed, &[("evm", &[key; 20])]);
+        assert!(set(vec![evm(1, 1), evm(2, 2)]).validate().is_ok());
+        let mixed = set(vec![evm(1, 1), member(2, &[("solana", &[2; 32])])]);
+        let err = mixed.validate().unwrap_err();
         assert!(err.contains("same families"), "{err}");
-        let err = set(vec![
-            member(1, &[("evm", &[1; 20])]),
-            member(2, &[("evm", &[1; 20])]),
-        ])
-        .validate()
-        .unwrap_err();
+        let err = set(vec![evm(1, 1), evm(2, 1)]).validate().unwrap_err();
         assert!(err.contains("two members"), "{err}");
     }
 }

@@ -415,69 +415,78 @@ pub const MAX_HOSTCHAIN_ID_LEN: usize = 32;
 /// Longest host address, host transaction id or token id, in bytes.
 pub const MAX_HOST_ADDRESS_LEN: usize = 128;
 
-fn check_hostchain_id(value: &str) -> Result<(), TypeError> {
-    let reason = if value.is_empty() {
+/// `None` if `value` has 1 to `max` bytes, each of them `allowed`; else the rule it breaks.
+fn rule_broken(
+    value: &str,
+    max: usize,
+    too_long: &'static str,
+    allowed: fn(u8) -> bool,
+    only: &'static str,
+) -> Option<&'static str> {
+    if value.is_empty() {
         Some("empty")
-    } else if value.len() > MAX_HOSTCHAIN_ID_LEN {
-        Some("longer than 32 bytes")
-    } else if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        Some("only a-z, 0-9 and '-' are allowed")
+    } else if value.len() > max {
+        Some(too_long)
+    } else if !value.bytes().all(allowed) {
+        Some(only)
     } else {
         None
-    };
-    match reason {
-        Some(reason) => Err(TypeError::InvalidHostchainId {
-            value: preview(value),
-            reason,
-        }),
+    }
+}
+
+/// `Ok` when no rule is broken; else the error `make` builds from the value and the rule.
+fn reject(
+    value: &str,
+    broken: Option<&'static str>,
+    make: fn(String, &'static str) -> TypeError,
+) -> Result<(), TypeError> {
+    match broken {
+        Some(reason) => Err(make(preview(value), reason)),
         None => Ok(()),
     }
 }
 
-/// The rule shared by host addresses and token ids; `None` if `value` follows it.
+fn check_hostchain_id(value: &str) -> Result<(), TypeError> {
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    let broken = rule_broken(
+        value,
+        MAX_HOSTCHAIN_ID_LEN,
+        "longer than 32 bytes",
+        allowed,
+        "only a-z, 0-9 and '-' are allowed",
+    );
+    reject(value, broken, |value, reason| {
+        TypeError::InvalidHostchainId { value, reason }
+    })
+}
+
+/// The rule shared by host addresses, transaction ids and token ids.
 fn address_rule_broken(value: &str) -> Option<&'static str> {
-    if value.is_empty() {
-        Some("empty")
-    } else if value.len() > MAX_HOST_ADDRESS_LEN {
-        Some("longer than 128 bytes")
-    } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        Some("only printable ASCII without spaces is allowed")
-    } else {
-        None
-    }
+    rule_broken(
+        value,
+        MAX_HOST_ADDRESS_LEN,
+        "longer than 128 bytes",
+        |b| b.is_ascii_graphic(),
+        "only printable ASCII without spaces is allowed",
+    )
 }
 
 fn check_host_address(value: &str) -> Result<(), TypeError> {
-    match address_rule_broken(value) {
-        Some(reason) => Err(TypeError::InvalidHostAddress {
-            value: preview(value),
-            reason,
-        }),
-        None => Ok(()),
-    }
+    reject(value, address_rule_broken(value), |value, reason| {
+        TypeError::InvalidHostAddress { value, reason }
+    })
 }
 
 fn check_host_tx_id(value: &str) -> Result<(), TypeError> {
-    match address_rule_broken(value) {
-        Some(reason) => Err(TypeError::InvalidHostTxId {
-            value: preview(value),
-            reason,
-        }),
-        None => Ok(()),
-    }
+    reject(value, address_rule_broken(value), |value, reason| {
+        TypeError::InvalidHostTxId { value, reason }
+    })
 }
 
 fn check_token_id(value: &str) -> Result<(), TypeError> {
-    match address_rule_broken(value) {
-        Some(reason) => Err(TypeError::InvalidTokenId {
-            value: preview(value),
-            reason,
-        }),
-        None => Ok(()),
-    }
+    reject(value, address_rule_broken(value), |value, reason| {
+        TypeError::InvalidTokenId { value, reason }
+    })
 }
 
 validated_string!(
@@ -511,25 +520,17 @@ validated_string!(
 pub const MAX_KEY_FAMILY_LEN: usize = 16;
 
 fn check_key_family(value: &str) -> Result<(), TypeError> {
-    let reason = if value.is_empty() {
-        Some("empty")
-    } else if value.len() > MAX_KEY_FAMILY_LEN {
-        Some("longer than 16 bytes")
-    } else if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
-        Some("only a-z and 0-9 are allowed")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(TypeError::InvalidKeyFamily {
-            value: preview(value),
-            reason,
-        }),
-        None => Ok(()),
-    }
+    let broken = rule_broken(
+        value,
+        MAX_KEY_FAMILY_LEN,
+        "longer than 16 bytes",
+        |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
+        "only a-z and 0-9 are allowed",
+    );
+    reject(value, broken, |value, reason| TypeError::InvalidKeyFamily {
+        value,
+        reason,
+    })
 }
 
 validated_string!(

@@ -7,8 +7,8 @@ use symbiote::tx::{HoldNotice, MAX_BATCH_ENTRIES, ReleaseApproval, Transaction};
 use symbiote::types::Nonce;
 
 use super::ReleaseStage;
-use crate::bridge::BridgeError;
 use crate::bridge::publisher::PublishError;
+use crate::retry::StepError;
 use crate::store::{ReleaseRow, ReleaseStep, ScoutDecision};
 
 /// What one pass publishes: at most [`MAX_BATCH_ENTRIES`] approvals and as many holds.
@@ -24,7 +24,7 @@ impl ReleaseStage {
         &self,
         row: &ReleaseRow,
         outbox: &mut Outbox,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         if outbox.approvals.len() >= MAX_BATCH_ENTRIES {
             return Ok(());
         }
@@ -42,12 +42,12 @@ impl ReleaseStage {
     }
 
     /// `holding`: queues the hold with its report.
-    pub(super) fn hold(&self, row: &ReleaseRow, outbox: &mut Outbox) -> Result<(), BridgeError> {
+    pub(super) fn hold(&self, row: &ReleaseRow, outbox: &mut Outbox) -> Result<(), StepError> {
         if outbox.holds.len() >= MAX_BATCH_ENTRIES {
             return Ok(());
         }
         let report = row.report_hash.ok_or_else(|| {
-            BridgeError::Inconsistent(format!("release {} is held without a report", row.nonce))
+            StepError::Inconsistent(format!("release {} is held without a report", row.nonce))
         })?;
         outbox.holds.push(HoldNotice {
             nonce: row.nonce,
@@ -62,7 +62,7 @@ impl ReleaseStage {
         &self,
         row: &ReleaseRow,
         order: &WithdrawalOrder,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         if order.status != WithdrawalStatus::HoldLifted {
             return Ok(());
         }
@@ -75,34 +75,29 @@ impl ReleaseStage {
     }
 
     /// Publishes this pass's holds and approvals, and records them.
-    pub(super) async fn publish(&self, outbox: Outbox) -> Result<(), BridgeError> {
-        if !outbox.holds.is_empty() {
-            let nonces: Vec<Nonce> = outbox.holds.iter().map(|h| h.nonce).collect();
-            let body = Transaction::HoldReleases {
-                holds: outbox.holds,
-            };
-            self.publish_and_mark(
-                body,
-                &nonces,
-                ReleaseStep::Holding,
-                ReleaseStep::Held,
-                "hold",
-            )
-            .await?;
-        }
-        if !outbox.approvals.is_empty() {
-            let nonces: Vec<Nonce> = outbox.approvals.iter().map(|a| a.nonce).collect();
-            let body = Transaction::ApproveReleases {
-                approvals: outbox.approvals,
-            };
-            self.publish_and_mark(
-                body,
-                &nonces,
+    pub(super) async fn publish(&self, outbox: Outbox) -> Result<(), StepError> {
+        let held: Vec<Nonce> = outbox.holds.iter().map(|h| h.nonce).collect();
+        let approved: Vec<Nonce> = outbox.approvals.iter().map(|a| a.nonce).collect();
+        let holds = Transaction::HoldReleases {
+            holds: outbox.holds,
+        };
+        let approvals = Transaction::ApproveReleases {
+            approvals: outbox.approvals,
+        };
+        let publications = [
+            (held, holds, ReleaseStep::Holding, ReleaseStep::Held, "hold"),
+            (
+                approved,
+                approvals,
                 ReleaseStep::Approving,
                 ReleaseStep::Approved,
                 "approval",
-            )
-            .await?;
+            ),
+        ];
+        for (nonces, body, from, to, what) in publications {
+            if !nonces.is_empty() {
+                self.publish_and_mark(body, &nonces, from, to, what).await?;
+            }
         }
         Ok(())
     }
@@ -116,7 +111,7 @@ impl ReleaseStage {
         from: ReleaseStep,
         to: ReleaseStep,
         what: &str,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         let hash = match self.ctx.publisher.publish(body).await {
             Ok(hash) => hash,
             Err(PublishError::Superseded(_)) => return Ok(()),

@@ -4,14 +4,14 @@
 use symbiote::wire::MAX_PAGE;
 
 use super::ReleaseStage;
-use crate::bridge::BridgeError;
+use crate::retry::StepError;
 
 /// How many orders one page asks for.
 const PAGE: usize = 100;
 
 impl ReleaseStage {
     /// Records the symbiote's new withdrawal orders for this hostchain.
-    pub async fn take_orders(&self) -> Result<(), BridgeError> {
+    pub async fn take_orders(&self) -> Result<(), StepError> {
         let store = &self.ctx.store;
         let mut next = store.withdrawal_cursor(&self.hostchain).await?;
         loop {
@@ -20,7 +20,7 @@ impl ReleaseStage {
                 return Ok(());
             };
             if last < next {
-                return Err(BridgeError::Inconsistent(format!(
+                return Err(StepError::Inconsistent(format!(
                     "the node answered withdrawal orders up to {last} when asked from {next}"
                 )));
             }
@@ -30,7 +30,7 @@ impl ReleaseStage {
                 }
             }
             next = last.next().ok_or_else(|| {
-                BridgeError::Inconsistent(format!("withdrawal order nonce {last} is the last one"))
+                StepError::Inconsistent(format!("withdrawal order nonce {last} is the last one"))
             })?;
             store.set_withdrawal_cursor(&self.hostchain, next).await?;
         }

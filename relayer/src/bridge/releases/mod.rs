@@ -38,7 +38,8 @@ use symbiote::tx::RelayerSet;
 use symbiote::types::{HostchainId, Nonce};
 use tokio_util::sync::CancellationToken;
 
-use super::{BridgeContext, BridgeError};
+use super::BridgeContext;
+use crate::retry::StepError;
 use crate::store::{ReleaseRow, ReleaseStep, now_ms};
 use crate::tracker::Tracker;
 use approvals::Outbox;
@@ -58,7 +59,7 @@ pub struct ReleaseStage {
 
 impl ReleaseStage {
     /// One pass over the open releases.
-    pub async fn step(&self) -> Result<(), BridgeError> {
+    pub async fn step(&self) -> Result<(), StepError> {
         self.take_orders().await?;
         let governance = self.ctx.node.governance().await?;
         let relayers = governance.relayers.current().clone();
@@ -82,7 +83,7 @@ impl ReleaseStage {
         let mut outbox = Outbox::default();
         for row in due {
             let Some(order) = orders.get(&row.nonce) else {
-                return Err(BridgeError::Inconsistent(format!(
+                return Err(StepError::Inconsistent(format!(
                     "withdrawal order {} is not on the symbiote",
                     row.nonce
                 )));
@@ -102,7 +103,7 @@ impl ReleaseStage {
         order: &WithdrawalOrder,
         relayers: &RelayerSet,
         outbox: &mut Outbox,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         if self.follow_governance(row, order).await? {
             return Ok(());
         }
@@ -125,37 +126,31 @@ impl ReleaseStage {
         &self,
         row: &ReleaseRow,
         order: &WithdrawalOrder,
-    ) -> Result<bool, BridgeError> {
+    ) -> Result<bool, StepError> {
         if !row.state.is_before_submission() {
             return Ok(false);
-        }
-        if order.status == WithdrawalStatus::Refunded {
-            self.go(
-                row,
-                row.with_state(ReleaseStep::Refunded),
-                "refunded on the symbiote by governance",
-            )
-            .await?;
-            return Ok(true);
         }
         let holding = matches!(
             row.state,
             ReleaseStep::Held | ReleaseStep::Holding | ReleaseStep::Scouting
         );
-        if order.status == WithdrawalStatus::Held && !holding {
-            self.go(
-                row,
-                row.with_state(ReleaseStep::Held),
+        let (step, reason) = match order.status {
+            WithdrawalStatus::Refunded => (
+                ReleaseStep::Refunded,
+                "refunded on the symbiote by governance",
+            ),
+            WithdrawalStatus::Held if !holding => (
+                ReleaseStep::Held,
                 "held on the symbiote by a relayer's scout",
-            )
-            .await?;
-            return Ok(true);
-        }
-        Ok(false)
+            ),
+            _ => return Ok(false),
+        };
+        self.go(row, row.with_state(step), reason).await?;
+        Ok(true)
     }
 
     /// Records a failed step; the release is looked at again after the backoff.
-    async fn failed(&self, row: &ReleaseRow, error: &BridgeError) -> Result<(), BridgeError> {
+    async fn failed(&self, row: &ReleaseRow, error: &StepError) -> Result<(), StepError> {
         self.ctx.metrics.failure(self.hostchain.as_str(), error);
         let attempts = row.attempts + 1;
         // Never given up: the order stays on the symbiote, where only governance refunds it.
@@ -173,12 +168,7 @@ impl ReleaseStage {
     }
 
     /// Writes `next` over `row`, clearing the failures, and logs a state change.
-    async fn go(
-        &self,
-        row: &ReleaseRow,
-        next: ReleaseRow,
-        reason: &str,
-    ) -> Result<(), BridgeError> {
+    async fn go(&self, row: &ReleaseRow, next: ReleaseRow, reason: &str) -> Result<(), StepError> {
         let next = ReleaseRow {
             attempts: 0,
             last_error: None,
@@ -203,9 +193,9 @@ impl ReleaseStage {
         }
     }
 
-    fn releaser(&self) -> Result<&dyn Releaser, BridgeError> {
+    fn releaser(&self) -> Result<&dyn Releaser, StepError> {
         self.adapter.releaser().ok_or_else(|| {
-            BridgeError::Inconsistent(format!("hostchain {} has no bridge", self.hostchain))
+            StepError::Inconsistent(format!("hostchain {} has no bridge", self.hostchain))
         })
     }
 

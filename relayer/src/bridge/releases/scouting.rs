@@ -6,7 +6,7 @@ use chain_adapters::{Finding, Inspection, Severity};
 use symbiote::state::{WithdrawalOrder, WithdrawalStatus};
 
 use super::ReleaseStage;
-use crate::bridge::BridgeError;
+use crate::retry::StepError;
 use crate::scout::ScoutReport;
 use crate::store::{ReleaseRow, ReleaseStep, ReportRow, ScoutDecision, now_ms};
 
@@ -16,7 +16,7 @@ impl ReleaseStage {
         &self,
         row: &ReleaseRow,
         order: &WithdrawalOrder,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         if order.status == WithdrawalStatus::HoldLifted {
             let next = ReleaseRow {
                 decision: Some(ScoutDecision::Lifted),
@@ -56,7 +56,7 @@ impl ReleaseStage {
     /// Inspects the destination, in its hostchain's canonical form (so that the configured
     /// lists match however the burner wrote it), and stores the signed report. A destination
     /// that is not an address of the hostchain can never be paid: it is held.
-    async fn scout(&self, row: &ReleaseRow) -> Result<ScoutReport, BridgeError> {
+    async fn scout(&self, row: &ReleaseRow) -> Result<ScoutReport, StepError> {
         let unscouted = |address, finding| Inspection {
             address,
             block: 0,

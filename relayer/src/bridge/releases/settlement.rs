@@ -7,13 +7,13 @@
 use chain_adapters::ReleaseState;
 
 use super::ReleaseStage;
-use crate::bridge::BridgeError;
+use crate::retry::StepError;
 use crate::store::{ReleaseRow, ReleaseStep, TxPurpose, now_ms};
 use crate::tracker::{Progress, Watch};
 
 impl ReleaseStage {
     /// `submitted` / `executing`: follows the stored transactions.
-    pub(super) async fn settle(&self, row: &ReleaseRow) -> Result<(), BridgeError> {
+    pub(super) async fn settle(&self, row: &ReleaseRow) -> Result<(), StepError> {
         let executing = row.state == ReleaseStep::Executing;
         let (purpose, back) = if executing {
             (
@@ -23,18 +23,10 @@ impl ReleaseStage {
         } else {
             (TxPurpose::Release(row.nonce), ReleaseStep::Approved)
         };
-        let progress = self
-            .tracker
-            .follow(Watch {
-                purpose: &purpose,
-                seen: None,
-                waiting_since: row.state_since,
-                // This submission's transactions only: an earlier one, dropped, must not be
-                // taken for this one (a chain whose "released" check looks back a window only
-                // could then pay again).
-                stored_since: Some(row.state_since),
-            })
-            .await?;
+        // This submission's transactions only: an earlier one, dropped, must not be taken for
+        // this one (a chain whose "released" check looks back a window only could pay again).
+        let watch = Watch::submission(&purpose, row.state_since);
+        let progress = self.tracker.follow(watch).await?;
         match progress {
             Progress::Included {
                 fin: true,
@@ -88,7 +80,7 @@ impl ReleaseStage {
 
     /// If the hostchain already settled the nonce (another relayer submitted), records it and
     /// returns true.
-    pub(super) async fn settled(&self, row: &ReleaseRow) -> Result<bool, BridgeError> {
+    pub(super) async fn settled(&self, row: &ReleaseRow) -> Result<bool, StepError> {
         let state = self.releaser()?.release_state(row.nonce).await?;
         self.apply_state(row, state, "submitted by another relayer")
             .await
@@ -100,7 +92,7 @@ impl ReleaseStage {
         row: &ReleaseRow,
         state: ReleaseState,
         how: &str,
-    ) -> Result<bool, BridgeError> {
+    ) -> Result<bool, StepError> {
         match state {
             ReleaseState::Unused => Ok(false),
             ReleaseState::Released => {

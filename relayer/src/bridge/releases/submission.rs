@@ -17,7 +17,7 @@ use symbiote::state::WithdrawalOrder;
 use symbiote::tx::RelayerSet;
 
 use super::ReleaseStage;
-use crate::bridge::BridgeError;
+use crate::retry::StepError;
 use crate::store::{ReleaseRow, ReleaseStep, TxPurpose, now_ms};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -42,7 +42,7 @@ impl ReleaseStage {
         row: &ReleaseRow,
         order: &WithdrawalOrder,
         relayers: &RelayerSet,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         let me = self.ctx.publisher.key().public();
         if !order.approvals.contains_key(&me) {
             return self
@@ -106,7 +106,7 @@ impl ReleaseStage {
         row: &ReleaseRow,
         order: &WithdrawalOrder,
         relayers: &RelayerSet,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), StepError> {
         if self.settled(row).await? {
             return Ok(());
         }
@@ -119,7 +119,7 @@ impl ReleaseStage {
 
     /// Until when the relayer's own release limits hold this release back (unix seconds), if
     /// they do. A bridge with its own limits queues by itself: nothing is held back here.
-    async fn limit_delay(&self, row: &ReleaseRow) -> Result<Option<i64>, BridgeError> {
+    async fn limit_delay(&self, row: &ReleaseRow) -> Result<Option<i64>, StepError> {
         if self.releaser()?.queue().is_some() {
             return Ok(None);
         }
@@ -147,11 +147,7 @@ impl ReleaseStage {
     }
 
     /// Prepares, stores and sends the release.
-    async fn submit(
-        &self,
-        row: &ReleaseRow,
-        cosignatures: Vec<Vec<u8>>,
-    ) -> Result<(), BridgeError> {
+    async fn submit(&self, row: &ReleaseRow, cosignatures: Vec<Vec<u8>>) -> Result<(), StepError> {
         let tx = match self
             .releaser()?
             .prepare_release(&Self::order(row, cosignatures))
@@ -167,29 +163,42 @@ impl ReleaseStage {
             }
             Err(e) => return Err(e.into()),
         };
+        let reason = format!("release sent as {}", tx.id);
         let purpose = TxPurpose::Release(row.nonce);
+        self.store_and_send(row, ReleaseStep::Submitted, purpose, tx, &reason)
+            .await
+    }
+
+    /// Stores `tx` for `purpose` with the release's move to `step`, then sends it (one dropped
+    /// at once is found so when it is followed).
+    async fn store_and_send(
+        &self,
+        row: &ReleaseRow,
+        step: ReleaseStep,
+        purpose: TxPurpose,
+        tx: chain_adapters::PreparedTx,
+        reason: &str,
+    ) -> Result<(), StepError> {
         let next = ReleaseRow {
             tx_id: Some(tx.id.clone()),
-            ..row.with_state(ReleaseStep::Submitted)
+            ..row.with_state(step)
         };
-        let reason = format!("release sent as {}", tx.id);
         self.ctx
             .store
-            .record_release_tx(row, &next, &purpose, &tx, &reason)
+            .record_release_tx(row, &next, &purpose, &tx, reason)
             .await?;
-        // A transaction dropped at once is found so when it is followed.
         self.tracker.send(&purpose, &tx).await?;
         Ok(())
     }
 
     /// `queued_on_chain`: pays the release the bridge queued, once due by the hostchain's
     /// clock.
-    pub(super) async fn execute_queued(&self, row: &ReleaseRow) -> Result<(), BridgeError> {
+    pub(super) async fn execute_queued(&self, row: &ReleaseRow) -> Result<(), StepError> {
         if self.settled(row).await? {
             return Ok(());
         }
         let queue = self.releaser()?.queue().ok_or_else(|| {
-            BridgeError::Inconsistent(format!(
+            StepError::Inconsistent(format!(
                 "release {} is queued on {}, whose bridge has no queue",
                 row.nonce, self.hostchain
             ))
@@ -199,17 +208,9 @@ impl ReleaseStage {
             return Ok(());
         }
         let tx = queue.prepare_execute(row.nonce).await?;
-        let purpose = TxPurpose::ExecuteQueued(row.nonce);
-        let next = ReleaseRow {
-            tx_id: Some(tx.id.clone()),
-            ..row.with_state(ReleaseStep::Executing)
-        };
         let reason = format!("paying the queued release with {}", tx.id);
-        self.ctx
-            .store
-            .record_release_tx(row, &next, &purpose, &tx, &reason)
-            .await?;
-        self.tracker.send(&purpose, &tx).await?;
-        Ok(())
+        let purpose = TxPurpose::ExecuteQueued(row.nonce);
+        self.store_and_send(row, ReleaseStep::Executing, purpose, tx, &reason)
+            .await
     }
 }
