@@ -65,7 +65,7 @@ fn verify_rejects_tampered_transactions() {
 #[test]
 fn verify_rejects_a_certificate_for_another_header() {
     let (mut fb, set) = finalized(1);
-    fb.block.header.state_root = hash(Domain::StateRoot, &[b"other"]);
+    fb.block.header.state_root = hash(Domain::StateTree, &[b"other"]);
     assert!(matches!(
         fb.verify(&set),
         Err(BlockError::CertificateForAnotherBlock { .. })

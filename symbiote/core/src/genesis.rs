@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{HEADER_VERSION, Header, tx_root};
 use crate::crypto::PublicKey;
-use crate::state::{ChainState, StateError};
+use crate::state::{ChainState, StateError, StateUpdate};
 use crate::tx::RelayerSet;
 use crate::types::{Amount, Height, HostchainId, SymbioteId, TimestampMs};
 use crate::validators::ValidatorSet;
@@ -51,10 +51,15 @@ impl Genesis {
             .map_err(|e| format!("relayers: {e}"))
     }
 
-    /// The genesis state and header (height 0). The genesis header has no certificate: it is
-    /// trusted because it is derived from this file.
-    pub fn build(&self) -> Result<(ChainState, Header), StateError> {
-        let state = ChainState::genesis(self)?;
+    /// The genesis header (height 0). It has no certificate: it is trusted because it is
+    /// derived from this file.
+    pub fn header(&self) -> Result<Header, StateError> {
+        self.build().map(|(_, header)| header)
+    }
+
+    /// The genesis state (not yet written to a store) and header.
+    pub fn build(&self) -> Result<(StateUpdate, Header), StateError> {
+        let state = ChainState::genesis_update(self)?;
         let set_hash = self.validators.hash();
         let proposer = self
             .validators

@@ -8,7 +8,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::PublicKey;
-use crate::state::{ChainState, MAX_ACTIVATION_DELAY, TxError, validate_change};
+use crate::state::keys::StateKey;
+use crate::state::{Execution, MAX_ACTIVATION_DELAY, TxError, validate_change};
 use crate::tx::{GovernanceChange, ProposalId, RelayerSet};
 use crate::types::{Height, HostchainId};
 use crate::validators::ValidatorSet;
@@ -158,7 +159,7 @@ impl SetHistory {
     }
 }
 
-impl ChainState {
+impl Execution<'_> {
     pub(crate) fn propose(
         &mut self,
         sender: &PublicKey,
@@ -182,7 +183,7 @@ impl ChainState {
         }
         validate_change(change)?;
         self.check_hold_change(change)?;
-        let id = self.next_proposal;
+        let id = self.meta.next_proposal;
         let following =
             id.0.checked_add(1)
                 .ok_or(TxError::CounterOverflow("proposal"))?;
@@ -197,8 +198,9 @@ impl ChainState {
             status: ProposalStatus::Open,
         };
         proposal.status = tally(&proposal, self.validators());
-        self.proposals.insert(id, proposal);
-        self.next_proposal = ProposalId(following);
+        self.write(&StateKey::Proposal(id), Some(&proposal));
+        self.meta.open_proposals.insert(id);
+        self.meta.next_proposal = ProposalId(following);
         Ok(id)
     }
 
@@ -209,10 +211,8 @@ impl ChainState {
         approve: bool,
     ) -> Result<ProposalStatus, TxError> {
         self.require_validator(sender)?;
-        let set = self.sets.validators().clone();
-        let proposal = self
-            .proposals
-            .get_mut(&id)
+        let mut proposal: Proposal = self
+            .read(&StateKey::Proposal(id))?
             .ok_or(TxError::UnknownProposal(id))?;
         if proposal.status != ProposalStatus::Open {
             return Err(TxError::ProposalClosed {
@@ -228,7 +228,8 @@ impl ChainState {
         } else {
             proposal.rejections.insert(*sender);
         }
-        proposal.status = tally(proposal, &set);
+        proposal.status = tally(&proposal, self.validators());
+        self.write(&StateKey::Proposal(id), Some(&proposal));
         Ok(proposal.status)
     }
 
@@ -240,18 +241,24 @@ impl ChainState {
         }
     }
 
-    /// Ends block `height`: re-counts open proposals, expires those whose activation height
-    /// has come, and puts in force the approved changes that activate at the next height.
-    pub(crate) fn end_block(&mut self, height: Height) {
-        self.height = height;
-        let Some(next) = height.next() else {
-            return;
+    /// Ends the block: re-counts open proposals, expires those whose activation height has
+    /// come, and puts in force the approved changes that activate at the next height. Only the
+    /// proposals still open or approved are read.
+    pub(crate) fn end_block(&mut self) -> Result<(), TxError> {
+        let Some(next) = self.height().next() else {
+            return Ok(());
         };
-        let set = self.sets.validators().clone();
+        let set = self.validators().clone();
         let mut activate = Vec::new();
-        for proposal in self.proposals.values_mut() {
+        for id in self.meta.open_proposals.clone() {
+            let key = StateKey::Proposal(id);
+            let Some(mut proposal) = self.read::<Proposal>(&key)? else {
+                self.meta.open_proposals.remove(&id);
+                continue;
+            };
+            let before = proposal.status;
             if proposal.status == ProposalStatus::Open {
-                proposal.status = tally(proposal, &set);
+                proposal.status = tally(&proposal, &set);
             }
             match proposal.status {
                 ProposalStatus::Open if proposal.activation <= next => {
@@ -263,18 +270,32 @@ impl ChainState {
                 }
                 _ => {}
             }
+            if proposal.status != before {
+                self.write(&key, Some(&proposal));
+            }
+            if !matches!(
+                proposal.status,
+                ProposalStatus::Open | ProposalStatus::Approved
+            ) {
+                self.meta.open_proposals.remove(&id);
+            }
         }
         for change in activate {
             match change {
-                GovernanceChange::Hostchains(chains) => self.sets.hostchains.push(next, chains),
-                GovernanceChange::Relayers(relayers) => self.sets.relayers.push(next, relayers),
-                GovernanceChange::Validators(validators) => {
-                    self.sets.validators.push(next, validators)
+                GovernanceChange::Hostchains(chains) => {
+                    self.sets.to_mut().hostchains.push(next, chains)
                 }
-                GovernanceChange::ReleaseHold(nonce) => self.decide_hold(nonce, false),
-                GovernanceChange::RefundHold(nonce) => self.decide_hold(nonce, true),
+                GovernanceChange::Relayers(relayers) => {
+                    self.sets.to_mut().relayers.push(next, relayers)
+                }
+                GovernanceChange::Validators(validators) => {
+                    self.sets.to_mut().validators.push(next, validators)
+                }
+                GovernanceChange::ReleaseHold(nonce) => self.decide_hold(nonce, false)?,
+                GovernanceChange::RefundHold(nonce) => self.decide_hold(nonce, true)?,
             }
         }
+        Ok(())
     }
 }
 

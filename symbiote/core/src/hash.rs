@@ -87,8 +87,11 @@ pub enum Domain {
     Vote,
     /// A validator set's canonical encoding.
     ValidatorSet,
-    /// The symbiote's state root.
-    StateRoot,
+    /// A node of the state tree (a Jellyfish Merkle tree): fed before every hash the tree
+    /// computes, so its leaves, inner nodes and value hashes are the symbiote's own.
+    StateTree,
+    /// A state entry's key: the tree stores entries under this hash of the key.
+    StateKey,
     /// A symbiote's name: its identifier.
     SymbioteId,
     /// The message a transaction's sender signs.
@@ -116,7 +119,8 @@ impl Domain {
             Domain::Transaction => b"symbiote/v1/transaction\0",
             Domain::Vote => b"symbiote/v1/vote\0",
             Domain::ValidatorSet => b"symbiote/v1/validator-set\0",
-            Domain::StateRoot => b"symbiote/v1/state-root\0",
+            Domain::StateTree => b"symbiote/v1/state-tree\0",
+            Domain::StateKey => b"symbiote/v1/state-key\0",
             Domain::SymbioteId => b"symbiote/v1/symbiote-id\0",
             Domain::TransactionSignature => b"symbiote/v1/transaction-signature\0",
             Domain::RelayerSet => b"symbiote/v1/relayer-set\0",
@@ -140,7 +144,7 @@ pub fn hash(domain: Domain, parts: &[&[u8]]) -> Hash {
 mod tests {
     use super::*;
 
-    const ALL: [Domain; 16] = [
+    const ALL: [Domain; 17] = [
         Domain::BlockHeader,
         Domain::MerkleLeaf,
         Domain::MerkleNode,
@@ -151,7 +155,8 @@ mod tests {
         Domain::Transaction,
         Domain::Vote,
         Domain::ValidatorSet,
-        Domain::StateRoot,
+        Domain::StateTree,
+        Domain::StateKey,
         Domain::SymbioteId,
         Domain::TransactionSignature,
         Domain::RelayerSet,

@@ -11,17 +11,18 @@
 //! relayer's later transactions, which carry later nonces, are never stuck behind it); an
 //! entry that names no order, a zero amount or an unknown hostchain fails it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::crypto::PublicKey;
-use crate::state::{ChainState, Effect, PendingMint, TxError, WithdrawalStatus};
+use crate::state::keys::StateKey;
+use crate::state::{Effect, Execution, PendingMint, TxError, WithdrawalStatus};
 use crate::tx::{
     Cosignature, Deposit, GovernanceChange, HoldNotice, MAX_BATCH_ENTRIES,
     MAX_RELEASE_SIGNATURE_LEN, ReleaseApproval,
 };
 use crate::types::{Amount, Nonce};
 
-impl ChainState {
+impl Execution<'_> {
     fn require_relayer(&self, key: &PublicKey) -> Result<(), TxError> {
         match self.relayers().index_of(key) {
             Some(_) => Ok(()),
@@ -58,7 +59,7 @@ impl ChainState {
             if deposit.amount == Amount::ZERO {
                 return Err(bad("the amount is zero".into()));
             }
-            if !self.sets.ever_hostchain(&deposit.id.hostchain) {
+            if !self.sets().ever_hostchain(&deposit.id.hostchain) {
                 return Err(bad(format!(
                     "hostchain {} has never been in the hostchain set",
                     deposit.id.hostchain
@@ -70,10 +71,11 @@ impl ChainState {
         let mut recorded = 0;
         let mut minted = Vec::new();
         for deposit in deposits {
-            if self.minted.contains(&deposit.id) {
+            if self.is_minted(&deposit.id)? {
                 continue;
             }
-            let pending = self.pending_mints.entry(deposit.id.clone()).or_default();
+            let key = StateKey::PendingMint(deposit.id.clone());
+            let mut pending: Vec<PendingMint> = self.read(&key)?.unwrap_or_default();
             let index = match pending.iter().position(|p| &p.deposit == deposit) {
                 Some(index) => index,
                 None => {
@@ -91,17 +93,16 @@ impl ChainState {
                 recorded += 1;
             }
             let valid = entry.attesters.intersection(&members).count();
-            if valid >= threshold {
-                // A credit only fails on overflow: then the deposit stays pending (attested,
-                // not minted) instead of failing every attester's transaction.
-                if self
+            self.write(&key, Some(&pending));
+            // A credit only fails on overflow: then the deposit stays pending (attested, not
+            // minted) instead of failing every attester's transaction.
+            if valid >= threshold
+                && self
                     .credit(&deposit.recipient, &deposit.asset(), deposit.amount)
                     .is_ok()
-                {
-                    self.pending_mints.remove(&deposit.id);
-                    self.minted.insert(deposit.id.clone());
-                    minted.push(deposit.id.clone());
-                }
+            {
+                self.mark_minted(deposit);
+                minted.push(deposit.id.clone());
             }
         }
         Ok(Effect::Attested { recorded, minted })
@@ -127,20 +128,18 @@ impl ChainState {
                     approval.signature.len()
                 )));
             }
-            if !self.withdrawals.contains_key(&approval.nonce) {
-                return Err(TxError::UnknownWithdrawal(approval.nonce));
-            }
         }
         let mut recorded = 0;
         for approval in approvals {
-            let Some(order) = self.withdrawals.get_mut(&approval.nonce) else {
-                continue;
-            };
+            let mut order = self
+                .withdrawal(approval.nonce)?
+                .ok_or(TxError::UnknownWithdrawal(approval.nonce))?;
             if order.status == WithdrawalStatus::Refunded {
                 continue;
             }
             if order.approvals.get(sender) != Some(approval) {
                 order.approvals.insert(*sender, approval.clone());
+                self.put_withdrawal(&order);
                 recorded += 1;
             }
         }
@@ -163,15 +162,12 @@ impl ChainState {
                     reason: "the order is listed twice".into(),
                 });
             }
-            if !self.withdrawals.contains_key(&hold.nonce) {
-                return Err(TxError::UnknownWithdrawal(hold.nonce));
-            }
         }
         let mut recorded = 0;
         for hold in holds {
-            let Some(order) = self.withdrawals.get_mut(&hold.nonce) else {
-                continue;
-            };
+            let mut order = self
+                .withdrawal(hold.nonce)?
+                .ok_or(TxError::UnknownWithdrawal(hold.nonce))?;
             // Governance has decided on this order: a scout no longer holds it.
             if matches!(
                 order.status,
@@ -184,6 +180,7 @@ impl ChainState {
                 recorded += 1;
             }
             order.status = WithdrawalStatus::Held;
+            self.put_withdrawal(&order);
         }
         Ok(Effect::ReleasesHeld(recorded))
     }
@@ -196,7 +193,7 @@ impl ChainState {
         entries: &[Cosignature],
     ) -> Result<Effect, TxError> {
         if !self
-            .sets
+            .sets()
             .relayers
             .iter()
             .any(|(_, set)| set.index_of(sender).is_some())
@@ -219,9 +216,11 @@ impl ChainState {
         }
         let mut recorded = 0;
         for entry in entries {
-            let by = self.cosignatures.entry(entry.subject).or_default();
+            let key = StateKey::Cosignatures(entry.subject);
+            let mut by: BTreeMap<PublicKey, Vec<u8>> = self.read(&key)?.unwrap_or_default();
             if by.get(sender) != Some(&entry.signature) {
                 by.insert(*sender, entry.signature.clone());
+                self.write(&key, Some(&by));
                 recorded += 1;
             }
         }
@@ -235,8 +234,7 @@ impl ChainState {
             _ => return Ok(()),
         };
         let order = self
-            .withdrawals
-            .get(&nonce)
+            .withdrawal(nonce)?
             .ok_or(TxError::UnknownWithdrawal(nonce))?;
         if order.status != WithdrawalStatus::Held {
             return Err(TxError::NotHeld {
@@ -249,27 +247,28 @@ impl ChainState {
 
     /// Puts an activated hold decision in force. An order that is no longer held (decided by
     /// an earlier proposal) is left as it is.
-    pub(crate) fn decide_hold(&mut self, nonce: Nonce, refund: bool) {
-        let Some(order) = self.withdrawals.get(&nonce) else {
-            return;
+    pub(crate) fn decide_hold(&mut self, nonce: Nonce, refund: bool) -> Result<(), TxError> {
+        let Some(mut order) = self.withdrawal(nonce)? else {
+            return Ok(());
         };
         if order.status != WithdrawalStatus::Held {
-            return;
+            return Ok(());
         }
-        let (burner, asset, amount) = (order.burner, order.asset(), order.amount);
-        if refund {
-            // Refunding re-credits what the burn debited; it only fails on overflow, and then
-            // the order stays held.
-            if self.credit(&burner, &asset, amount).is_err() {
-                return;
-            }
+        // Refunding re-credits what the burn debited; it only fails on overflow, and then the
+        // order stays held.
+        if refund
+            && self
+                .credit(&order.burner, &order.asset(), order.amount)
+                .is_err()
+        {
+            return Ok(());
         }
-        if let Some(order) = self.withdrawals.get_mut(&nonce) {
-            order.status = if refund {
-                WithdrawalStatus::Refunded
-            } else {
-                WithdrawalStatus::HoldLifted
-            };
-        }
+        order.status = if refund {
+            WithdrawalStatus::Refunded
+        } else {
+            WithdrawalStatus::HoldLifted
+        };
+        self.put_withdrawal(&order);
+        Ok(())
     }
 }

@@ -235,3 +235,29 @@ pub struct ErrorReply {
     /// What is wrong.
     pub error: String,
 }
+
+/// `POST /v1/state/proofs` body: which entries to prove, at which finalized height.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StateProofsQuery {
+    /// The finalized height whose state to prove against; default: the node's head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<Height>,
+    /// The entries, at most [`MAX_PROOF_ENTRIES`].
+    pub keys: Vec<crate::state::StateKey>,
+}
+
+/// The most entries one state proof request may ask for.
+pub const MAX_PROOF_ENTRIES: usize = 256;
+
+/// `POST /v1/state/proofs` reply: each entry with its proof against the state root of the
+/// header at `height`. The header is the node's word: a reader checks the proofs against the
+/// state root of the header its light client verified at that height.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StateProofsReply {
+    /// The height proven at.
+    pub height: Height,
+    /// The state root the proofs lead to (that header's `state_root`).
+    pub state_root: Hash,
+    /// One proof per key asked, in the order asked.
+    pub proofs: Vec<crate::state::StateProof>,
+}

@@ -55,7 +55,7 @@ fn world(threshold: u16) -> World {
         balances: vec![],
     };
     World {
-        state: ChainState::genesis(&genesis).unwrap(),
+        state: ChainState::in_memory(&genesis).unwrap(),
         validators,
         relayers,
         user,
@@ -64,7 +64,7 @@ fn world(threshold: u16) -> World {
 
 impl World {
     fn sign(&self, key: &Keypair, body: Transaction) -> SignedTransaction {
-        let nonce = self.state.account(&key.public()).nonce;
+        let nonce = self.state.account(&key.public()).unwrap().nonce;
         SignedTransaction::sign(key, self.state.symbiote(), nonce, body)
     }
 
@@ -109,6 +109,7 @@ impl World {
         };
         self.state
             .account(&self.user.public())
+            .unwrap()
             .balances
             .get(&asset)
             .copied()
@@ -160,7 +161,7 @@ impl World {
             }
             Err(other) => panic!("{other:?}"),
         }
-        let id = ProposalId(self.state.proposals().count() as u64);
+        let id = ProposalId(self.state.meta().next_proposal.0 - 1);
         let votes: Vec<_> = self.validators[1..3]
             .iter()
             .map(|v| {
@@ -205,7 +206,7 @@ fn a_deposit_is_minted_once_when_the_threshold_of_relayers_attested_it() {
         }
     );
     assert_eq!(w.balance(), Amount::ZERO);
-    assert_eq!(w.state.pending_mint(&deposit.id).len(), 1);
+    assert_eq!(w.state.pending_mint(&deposit.id).unwrap().len(), 1);
     assert_eq!(
         w.run(1, attest.clone()),
         Effect::Attested {
@@ -214,8 +215,8 @@ fn a_deposit_is_minted_once_when_the_threshold_of_relayers_attested_it() {
         }
     );
     assert_eq!(w.balance(), Amount::new(500));
-    assert!(w.state.is_minted(&deposit.id));
-    assert!(w.state.pending_mint(&deposit.id).is_empty());
+    assert!(w.state.is_minted(&deposit.id).unwrap());
+    assert!(w.state.pending_mint(&deposit.id).unwrap().is_empty());
     // The third relayer, late: accepted, changes nothing.
     assert_eq!(
         w.run(2, attest),
@@ -246,7 +247,7 @@ fn attestations_of_different_contents_do_not_add_up() {
         },
     );
     assert_eq!(w.balance(), Amount::ZERO);
-    assert_eq!(w.state.pending_mint(&honest.id).len(), 2);
+    assert_eq!(w.state.pending_mint(&honest.id).unwrap().len(), 2);
     w.run(
         2,
         Transaction::Attest {
@@ -345,7 +346,7 @@ fn approvals_are_collected_per_relayer_and_a_hold_stops_the_release() {
             approvals: vec![approval(2)],
         },
     );
-    let order = w.state.withdrawal(nonce).unwrap().clone();
+    let order = w.state.withdrawal(nonce).unwrap().unwrap().clone();
     assert_eq!(order.approvals.len(), 2);
     assert_eq!(
         order.approvals[&w.relayers[1].public()].signature,
@@ -390,7 +391,7 @@ fn approvals_are_collected_per_relayer_and_a_hold_stops_the_release() {
             }],
         },
     );
-    let order = w.state.withdrawal(nonce).unwrap().clone();
+    let order = w.state.withdrawal(nonce).unwrap().unwrap().clone();
     assert_eq!(order.status, WithdrawalStatus::Held);
     assert!(!order.releasable());
     assert_eq!(order.holds[&w.relayers[2].public()].report, evidence);
@@ -433,7 +434,7 @@ fn governance_lifts_a_hold_or_refunds_the_order() {
         },
     );
     w.govern(GovernanceChange::ReleaseHold(lifted)).unwrap();
-    let order = w.state.withdrawal(lifted).unwrap();
+    let order = w.state.withdrawal(lifted).unwrap().unwrap();
     assert_eq!(order.status, WithdrawalStatus::HoldLifted);
     assert!(order.releasable());
     // A scout cannot hold it again once governance decided.
@@ -448,12 +449,12 @@ fn governance_lifts_a_hold_or_refunds_the_order() {
         },
     );
     assert_eq!(
-        w.state.withdrawal(lifted).unwrap().status,
+        w.state.withdrawal(lifted).unwrap().unwrap().status,
         WithdrawalStatus::HoldLifted
     );
 
     w.govern(GovernanceChange::RefundHold(refunded)).unwrap();
-    let order = w.state.withdrawal(refunded).unwrap().clone();
+    let order = w.state.withdrawal(refunded).unwrap().unwrap().clone();
     assert_eq!(order.status, WithdrawalStatus::Refunded);
     assert!(!order.releasable());
     assert_eq!(

@@ -55,7 +55,7 @@ fn world(relayer_threshold: u16) -> World {
         },
         balances: vec![(user.public(), Amount::new(1_000))],
     };
-    let state = ChainState::genesis(&genesis).unwrap();
+    let state = ChainState::in_memory(&genesis).unwrap();
     World {
         validators,
         relayers,
@@ -66,7 +66,7 @@ fn world(relayer_threshold: u16) -> World {
 
 impl World {
     fn sign(&self, key: &Keypair, body: Transaction) -> SignedTransaction {
-        let nonce = self.state.account(&key.public()).nonce;
+        let nonce = self.state.account(&key.public()).unwrap().nonce;
         SignedTransaction::sign(key, self.state.symbiote(), nonce, body)
     }
 
@@ -137,11 +137,15 @@ fn transfer_moves_balance_and_bumps_nonce() {
     let bob = Keypair::generate();
     let tx = w.sign(&w.user, native_transfer(&bob, 400));
     w.block(&[tx]).unwrap();
-    let user = w.state.account(&w.user.public());
+    let user = w.state.account(&w.user.public()).unwrap();
     assert_eq!(user.balances.get(&Asset::Native), Some(&Amount::new(600)));
     assert_eq!(user.nonce, Nonce::new(1));
     assert_eq!(
-        w.state.account(&bob.public()).balances.get(&Asset::Native),
+        w.state
+            .account(&bob.public())
+            .unwrap()
+            .balances
+            .get(&Asset::Native),
         Some(&Amount::new(400))
     );
 }
@@ -199,10 +203,11 @@ fn mint_is_accepted_once_with_the_relayer_threshold() {
     let mint = w.mint(deposit.clone(), &[0, 2]);
     let effects = w.block(&[mint]).unwrap();
     assert_eq!(effects, vec![Effect::Minted(deposit.id.clone())]);
-    assert!(w.state.is_minted(&deposit.id));
+    assert!(w.state.is_minted(&deposit.id).unwrap());
     assert_eq!(
         w.state
             .account(&w.user.public())
+            .unwrap()
             .balances
             .get(&deposit.asset()),
         Some(&Amount::new(250))
@@ -277,7 +282,7 @@ fn burn_creates_sequential_withdrawal_orders() {
     w.block(&[first]).unwrap();
     let second = burn(&w, 70);
     w.block(&[second]).unwrap();
-    let orders = w.state.withdrawals(Nonce::new(1), 10);
+    let orders = w.state.withdrawals(Nonce::new(1), 10).unwrap();
     assert_eq!(orders.len(), 2);
     assert_eq!(orders[0].nonce, Nonce::new(1));
     assert_eq!(orders[1].nonce, Nonce::new(2));
@@ -346,7 +351,7 @@ fn hostchain_change_takes_effect_exactly_at_its_activation_height() {
         .collect();
     w.block(&votes).unwrap(); // height 2: 3 of 4 approve
     assert_eq!(
-        w.state.proposal(ProposalId(1)).unwrap().status,
+        w.state.proposal(ProposalId(1)).unwrap().unwrap().status,
         ProposalStatus::Approved
     );
     while w.state.height() < Height::new(4) {
@@ -359,7 +364,7 @@ fn hostchain_change_takes_effect_exactly_at_its_activation_height() {
     assert_eq!(sets.hostchains_at(Height::new(5)), old.as_slice());
     assert_eq!(sets.hostchains_at(activation), new.as_slice());
     assert_eq!(
-        w.state.proposal(ProposalId(1)).unwrap().status,
+        w.state.proposal(ProposalId(1)).unwrap().unwrap().status,
         ProposalStatus::Activated
     );
 }
@@ -377,7 +382,7 @@ fn an_unapproved_proposal_expires_and_changes_nothing() {
     w.block(&[propose]).unwrap();
     w.block(&[]).unwrap();
     assert_eq!(
-        w.state.proposal(ProposalId(1)).unwrap().status,
+        w.state.proposal(ProposalId(1)).unwrap().unwrap().status,
         ProposalStatus::Expired
     );
     assert_eq!(w.state.hostchains().len(), 2);
@@ -483,6 +488,6 @@ fn state_root_is_deterministic_and_covers_balances() {
     );
     b.block(&[tx]).unwrap();
     assert_ne!(a.state.root(), b.state.root());
-    let decoded = ChainState::decode(&b.state.encode()).unwrap();
+    let decoded = ChainState::open(b.state.store().clone(), b.state.height()).unwrap();
     assert_eq!(decoded.root(), b.state.root());
 }

@@ -6,7 +6,9 @@
 //! finalized block), `POST /v1/transactions`, `/v1/transactions/{hash}`,
 //! `/v1/accounts/{key}`, `/v1/withdrawals?from&limit`, `/v1/governance`,
 //! `/v1/validators?height=H`, `/v1/deposits/{hostchain}/{tx}/{index}`,
-//! `/v1/proofs/commitment?from&to&height`.
+//! `/v1/proofs/commitment?from&to&height`, `POST /v1/state/proofs` (state entries with their
+//! proofs against a finalized height's state root: what a reader that trusts no node uses;
+//! the other state reads are conveniences for people).
 //! Between validators: `POST /v1/consensus/proposal` and `POST /v1/consensus/commit` with
 //! canonical bytes.
 
@@ -39,8 +41,8 @@ use crate::peers::Peers;
 use symbiote::block::ChainBlock;
 use symbiote::wire::{
     AccountReply, Balance, CommitmentReply, CosignaturesReply, Cosigned, DepositReply,
-    DepositsQuery, ErrorReply, GovernanceReply, HeadInfo, MAX_PAGE, NodeInfo, SubmitReply,
-    SubmitRequest, TxStatusReply, WithdrawalsQuery,
+    DepositsQuery, ErrorReply, GovernanceReply, HeadInfo, MAX_PAGE, NodeInfo, StateProofsQuery,
+    StateProofsReply, SubmitReply, SubmitRequest, TxStatusReply, WithdrawalsQuery,
 };
 
 /// The most blocks one commitment proof request may span.
@@ -81,9 +83,21 @@ impl IntoResponse for ApiError {
 impl From<ChainError> for ApiError {
     fn from(e: ChainError) -> Self {
         match e {
-            ChainError::Store(_) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            ChainError::Store(_)
+            | ChainError::Task(_)
+            | ChainError::State(symbiote::state::StateError::Storage(_)) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+            ChainError::NotYetFinal { .. } => ApiError::not_found(e.to_string()),
+            ChainError::TooManyEntries { .. } => ApiError::bad_request(e.to_string()),
             _ => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         }
+    }
+}
+
+impl From<symbiote::state::StateError> for ApiError {
+    fn from(e: symbiote::state::StateError) -> Self {
+        ChainError::State(e).into()
     }
 }
 
@@ -125,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/deposits/query", post(deposits_query))
         .route("/v1/cosignatures/{subject}", get(cosignatures))
         .route("/v1/proofs/commitment", get(commitment_proof))
+        .route("/v1/state/proofs", post(state_proofs))
         .merge(consensus)
         .with_state(state)
 }
@@ -239,8 +254,13 @@ async fn submit(
         .map_err(|e| ApiError::bad_request(format!("tx is not hex: {e}")))?;
     let tx = SignedTransaction::decode(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (hash, added) = app.chain.submit(tx.clone()).await.map_err(|e| match e {
-        SubmitError::MempoolFull(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        SubmitError::Refused(_) => ApiError::bad_request(e.to_string()),
+        SubmitError::MempoolFull(_) | SubmitError::SenderFull { .. } => {
+            ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        SubmitError::State(e) => e.into(),
+        SubmitError::Refused(_)
+        | SubmitError::UnknownSender(_)
+        | SubmitError::NonceTooFarAhead { .. } => ApiError::bad_request(e.to_string()),
     })?;
     if added && !query.forwarded {
         let peers = app.peers.clone();
@@ -270,7 +290,7 @@ async fn account(
     let key: PublicKey = key
         .parse()
         .map_err(|e| ApiError::bad_request(format!("account key: {e}")))?;
-    let account = app.chain.with_state(|s| s.account(&key)).await;
+    let account = app.chain.with_state(|s| s.account(&key)).await?;
     Ok(Json(AccountReply {
         key,
         nonce: account.nonce,
@@ -291,27 +311,29 @@ struct PageQuery {
 async fn withdrawals(
     State(app): State<AppState>,
     Query(page): Query<PageQuery>,
-) -> Json<Vec<symbiote::state::WithdrawalOrder>> {
+) -> ApiResult<Json<Vec<symbiote::state::WithdrawalOrder>>> {
     let from = Nonce::new(page.from.unwrap_or(1));
     let limit = page.limit.unwrap_or(100).min(MAX_PAGE);
-    Json(app.chain.with_state(|s| s.withdrawals(from, limit)).await)
+    Ok(Json(
+        app.chain.with_state(|s| s.withdrawals(from, limit)).await?,
+    ))
 }
 
-async fn governance(State(app): State<AppState>) -> Json<GovernanceReply> {
-    Json(
-        app.chain
-            .with_state(|s| {
-                let sets = s.set_history();
-                GovernanceReply {
-                    height: s.height(),
-                    hostchains: sets.hostchains.clone(),
-                    relayers: sets.relayers.clone(),
-                    validators: sets.validators.clone(),
-                    proposals: s.proposals().cloned().collect(),
-                }
+async fn governance(State(app): State<AppState>) -> ApiResult<Json<GovernanceReply>> {
+    let reply = app
+        .chain
+        .with_state(|s| {
+            let sets = s.set_history();
+            Ok::<_, symbiote::state::StateError>(GovernanceReply {
+                height: s.height(),
+                hostchains: sets.hostchains.clone(),
+                relayers: sets.relayers.clone(),
+                validators: sets.validators.clone(),
+                proposals: s.proposals(symbiote::tx::ProposalId(1), usize::MAX)?,
             })
-            .await,
-    )
+        })
+        .await?;
+    Ok(Json(reply))
 }
 
 #[derive(Deserialize)]
@@ -350,14 +372,17 @@ async fn deposit(
         tx: HostTxId::new(&tx).map_err(|e| ApiError::bad_request(e.to_string()))?,
         index,
     };
-    Ok(Json(app.chain.with_state(|s| deposit_reply(s, &id)).await))
+    Ok(Json(app.chain.with_state(|s| deposit_reply(s, &id)).await?))
 }
 
-fn deposit_reply(state: &symbiote::state::ChainState, id: &DepositId) -> DepositReply {
-    DepositReply {
-        minted: state.is_minted(id),
-        pending: state.pending_mint(id).to_vec(),
-    }
+fn deposit_reply(
+    state: &symbiote::state::ChainState,
+    id: &DepositId,
+) -> Result<DepositReply, symbiote::state::StateError> {
+    Ok(DepositReply {
+        minted: state.is_minted(id)?,
+        pending: state.pending_mint(id)?,
+    })
 }
 
 fn check_query_len(len: usize) -> Result<(), ApiError> {
@@ -377,8 +402,14 @@ async fn deposits_query(
     check_query_len(query.ids.len())?;
     Ok(Json(
         app.chain
-            .with_state(|s| query.ids.iter().map(|id| deposit_reply(s, id)).collect())
-            .await,
+            .with_state(|s| {
+                query
+                    .ids
+                    .iter()
+                    .map(|id| deposit_reply(s, id))
+                    .collect::<Result<_, _>>()
+            })
+            .await?,
     ))
 }
 
@@ -397,10 +428,10 @@ async fn withdrawals_query(
             .with_state(|s| {
                 nonces
                     .iter()
-                    .filter_map(|n| s.withdrawal(*n).cloned())
-                    .collect()
+                    .filter_map(|n| s.withdrawal(*n).transpose())
+                    .collect::<Result<_, _>>()
             })
-            .await,
+            .await?,
     ))
 }
 
@@ -412,7 +443,7 @@ async fn cosignatures(
         .trim_start_matches("0x")
         .parse()
         .map_err(|e| ApiError::bad_request(format!("subject: {e}")))?;
-    let signatures = app.chain.with_state(|s| s.cosignatures(&subject)).await;
+    let signatures = app.chain.with_state(|s| s.cosignatures(&subject)).await?;
     Ok(Json(CosignaturesReply {
         subject,
         signatures: signatures
@@ -466,6 +497,19 @@ async fn commitment_proof(
         .prove_block(&hashes, Height::new(q.height))
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(CommitmentReply { commitment, block }))
+}
+
+/// `POST /v1/state/proofs`: entries of a finalized height's state with their proofs.
+async fn state_proofs(
+    State(app): State<AppState>,
+    Json(query): Json<StateProofsQuery>,
+) -> ApiResult<Json<StateProofsReply>> {
+    let (header, proofs) = app.chain.prove(query.height, query.keys).await?;
+    Ok(Json(StateProofsReply {
+        height: header.height,
+        state_root: header.state_root,
+        proofs,
+    }))
 }
 
 async fn consensus_proposal(State(app): State<AppState>, body: Bytes) -> ApiResult<Response> {

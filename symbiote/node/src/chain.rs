@@ -13,12 +13,14 @@ use symbiote::block::{Block, BlockError, Header, check_certificate_matches, tx_r
 use symbiote::crypto::PublicKey;
 use symbiote::genesis::Genesis;
 use symbiote::hash::Hash;
-use symbiote::state::{ChainState, StateError, TxError};
+use symbiote::state::{
+    ChainState, MemoryStore, StateError, StateKey, StateProof, StateUpdate, TxError,
+};
 use symbiote::tx::SignedTransaction;
 use symbiote::types::{Height, Nonce, TimestampMs};
 use symbiote::validators::ValidatorSet;
 
-use crate::mempool::Mempool;
+use crate::mempool::{MAX_NONCE_AHEAD, Mempool};
 use crate::store::{Store, StoreError};
 use symbiote::block::ChainBlock;
 
@@ -56,7 +58,15 @@ pub enum ChainError {
     BadTime { time: u64, parent: u64, now: u64 },
     #[error("block has {0} transactions, more than {MAX_BLOCK_TRANSACTIONS}")]
     TooManyTransactions(usize),
+    #[error("no finalized state at height {asked} yet (the head is {head})")]
+    NotYetFinal { asked: Height, head: Height },
+    #[error("{count} state entries asked at once; at most {max}")]
+    TooManyEntries { count: usize, max: usize },
+    #[error("proving task: {0}")]
+    Task(String),
 }
+
+pub use symbiote::wire::MAX_PROOF_ENTRIES;
 
 /// Why a submitted transaction was refused.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +75,23 @@ pub enum SubmitError {
     Refused(#[from] TxError),
     #[error("the mempool is full ({0} transactions); try again later")]
     MempoolFull(usize),
+    #[error(
+        "sender {0} has no account (no balance, no transaction) and holds no validator or \
+         relayer role: it cannot pay for anything"
+    )]
+    UnknownSender(PublicKey),
+    #[error(
+        "nonce {got} is more than {MAX_NONCE_AHEAD} ahead of the sender's next nonce {expected}"
+    )]
+    NonceTooFarAhead { expected: Nonce, got: Nonce },
+    #[error("sender {sender} already has {count} transactions waiting; at most {max}")]
+    SenderFull {
+        sender: PublicKey,
+        count: usize,
+        max: usize,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// What became of a submitted transaction.
@@ -85,12 +112,16 @@ struct Inner {
     head: Header,
     /// Waiting transactions.
     mempool: Mempool,
+    /// The last block built or checked on `state`, by header hash, with its execution.
+    executed: Option<(Hash, StateUpdate)>,
 }
 
 /// The finalized chain of one node.
 pub struct Chain {
     /// Where blocks and state are persisted.
     store: Store,
+    /// The genesis header (height 0 has no stored block).
+    genesis: Header,
     /// State, head and mempool; one lock so that they always agree.
     inner: Mutex<Inner>,
     /// The finalized height, for followers (block streams, catch-up).
@@ -108,10 +139,10 @@ impl Chain {
     pub async fn open(genesis: &Genesis, store: Store) -> Result<Arc<Self>, ChainError> {
         let (genesis_state, genesis_header) = genesis.build()?;
         let state = match store.load_state().await? {
-            Some(state) => state,
+            Some((height, memory)) => ChainState::open(memory, height)?,
             None => {
                 store.init_genesis(&genesis_state).await?;
-                genesis_state
+                genesis_state.commit_to(MemoryStore::latest_only())?
             }
         };
         if state.symbiote() != genesis_header.symbiote {
@@ -121,7 +152,7 @@ impl Chain {
             });
         }
         let head = if state.height() == Height::new(0) {
-            genesis_header
+            genesis_header.clone()
         } else {
             let block = store.block(state.height()).await?.ok_or_else(|| {
                 StoreError::Corrupt(symbiote::codec::CodecError::Malformed {
@@ -131,13 +162,22 @@ impl Chain {
             })?;
             block.block.header
         };
+        if head.state_root != state.root() {
+            return Err(ChainError::Mismatch {
+                field: "state_root of the stored head",
+                header: head.state_root.to_string(),
+                computed: state.root().to_string(),
+            });
+        }
         let (head_height, _) = watch::channel(head.height);
         Ok(Arc::new(Chain {
             store,
+            genesis: genesis_header,
             inner: Mutex::new(Inner {
                 state,
                 head,
                 mempool: Mempool::default(),
+                executed: None,
             }),
             head_height,
         }))
@@ -163,18 +203,26 @@ impl Chain {
         read(&self.inner.lock().await.state)
     }
 
-    /// Admits a transaction into the mempool. Its signature is checked; a transaction with the
-    /// sender's next nonce must be valid against the current state; one with a later nonce waits
-    /// (it may become valid once the earlier ones are in); one with a used nonce is refused.
+    /// Admits a transaction into the mempool. Its signature is checked; its sender must have an
+    /// account or a validator or relayer role (anyone else cannot pay for anything); a
+    /// transaction with the sender's next nonce must be valid against the current state; one
+    /// with a later nonce waits (it may become valid once the earlier ones are in), at most
+    /// [`MAX_NONCE_AHEAD`] ahead and a bounded number per sender; one with a used nonce is
+    /// refused.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<(Hash, bool), SubmitError> {
         let hash = tx.hash();
         let mut inner = self.inner.lock().await;
         if inner.mempool.contains(&hash) {
             return Ok((hash, false));
         }
-        tx.verify_signature(inner.state.symbiote())
+        let state = &inner.state;
+        tx.verify_signature(state.symbiote())
             .map_err(|e| TxError::BadSignature(e.to_string()))?;
-        let expected = inner.state.account(&tx.sender).nonce;
+        let account = state.account(&tx.sender)?;
+        if account == Default::default() && !has_role(state, &tx.sender) {
+            return Err(SubmitError::UnknownSender(tx.sender));
+        }
+        let expected = account.nonce;
         if tx.nonce < expected {
             return Err(TxError::NonceMismatch {
                 expected,
@@ -182,13 +230,16 @@ impl Chain {
             }
             .into());
         }
-        if tx.nonce == expected {
-            inner.state.check_transaction(&tx)?;
+        if tx.nonce.get() - expected.get() > MAX_NONCE_AHEAD {
+            return Err(SubmitError::NonceTooFarAhead {
+                expected,
+                got: tx.nonce,
+            });
         }
-        let added = inner
-            .mempool
-            .insert(hash, tx)
-            .map_err(SubmitError::MempoolFull)?;
+        if tx.nonce == expected {
+            state.check_transaction(&tx)?;
+        }
+        let added = inner.mempool.insert(hash, tx)?;
         Ok((hash, added))
     }
 
@@ -209,36 +260,42 @@ impl Chain {
     }
 
     /// Builds the next block from the mempool: transactions that fail against the state are
-    /// left out (and dropped unless they only wait for an earlier nonce).
+    /// left out (and dropped unless they only wait for an earlier nonce). A transaction whose
+    /// sender's earlier nonce is not in yet is passed over without being executed, so however
+    /// many of those wait, the ones that can go in are reached.
     pub async fn build_block(
         &self,
         proposer: PublicKey,
         now: TimestampMs,
     ) -> Result<Block<SignedTransaction>, ChainError> {
-        let mut inner = self.inner.lock().await;
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
         let height = next_height(&inner.head)?;
-        let mut scratch = inner.state.clone();
+        let mut execution = inner.state.begin(height)?;
         let mut included = Vec::new();
         let mut dropped = std::collections::HashSet::new();
-        for (hash, tx) in inner.mempool.peek(MAX_BLOCK_TRANSACTIONS * 2) {
+        for (hash, tx) in inner.mempool.iter() {
             if included.len() == MAX_BLOCK_TRANSACTIONS {
                 break;
             }
-            let mut attempt = scratch.clone();
-            match attempt.apply_transaction(height, &tx) {
-                Ok(_) => {
-                    scratch = attempt;
-                    included.push(tx);
-                }
+            let next = execution
+                .account(&tx.sender)
+                .map_err(|e| state_error(e, tx))?
+                .nonce;
+            if tx.nonce > next {
+                continue;
+            }
+            match execution.apply(tx) {
+                Ok(_) => included.push(tx.clone()),
                 Err(TxError::NonceMismatch { expected, got }) if got > expected => {}
+                Err(TxError::Storage(e)) => return Err(StateError::Storage(e).into()),
                 Err(_) => {
-                    dropped.insert(hash);
+                    dropped.insert(*hash);
                 }
             }
         }
+        let update = execution.finish()?;
         inner.mempool.retain(|hash, _| !dropped.contains(hash));
-        let mut after = inner.state.clone();
-        after.apply_block(height, &included)?;
         let parent = &inner.head;
         let timestamp = TimestampMs::new(now.get().max(parent.timestamp.get().saturating_add(1)));
         let header = Header {
@@ -249,10 +306,11 @@ impl Chain {
             timestamp,
             proposer,
             tx_root: tx_root(&included)?,
-            state_root: after.root(),
+            state_root: update.root(),
             validator_set_hash: inner.state.validators().hash(),
-            next_validator_set_hash: after.validators().hash(),
+            next_validator_set_hash: update.validators().hash(),
         };
+        inner.executed = Some((header.hash(), update));
         Ok(Block {
             header,
             transactions: included,
@@ -266,7 +324,7 @@ impl Chain {
         block: &Block<SignedTransaction>,
         now: TimestampMs,
     ) -> Result<(), ChainError> {
-        let inner = self.inner.lock().await;
+        let mut inner = self.inner.lock().await;
         let expected =
             fixed_proposer(inner.state.validators()).ok_or_else(|| ChainError::Mismatch {
                 field: "validator set",
@@ -288,7 +346,13 @@ impl Chain {
                 now: now.get(),
             });
         }
-        execute(&inner.state, &inner.head, block).map(|_| ())
+        let hash = block.header.hash();
+        if inner.executed.as_ref().is_some_and(|(h, _)| *h == hash) {
+            return block.check_tx_root().map_err(ChainError::from);
+        }
+        let update = execute(&inner.state, &inner.head, block)?;
+        inner.executed = Some((hash, update));
+        Ok(())
     }
 
     /// The validator set that must sign the next block.
@@ -297,39 +361,101 @@ impl Chain {
     }
 
     /// Accepts a finalized block for the next height: checks its certificate against the
-    /// current validator set, re-executes it, stores block and state atomically, then updates
-    /// the mempool. A block at or below the head is reported as [`ChainError::AlreadyFinal`].
+    /// current validator set, re-executes it (unless this node built or checked this very
+    /// block), stores block and state atomically, then updates the mempool. A block at or
+    /// below the head is reported as [`ChainError::AlreadyFinal`].
     pub async fn commit(&self, finalized: ChainBlock) -> Result<Height, ChainError> {
-        let mut inner = self.inner.lock().await;
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
         let height = finalized.block.header.height;
         if height <= inner.head.height {
             return Err(ChainError::AlreadyFinal { height });
         }
         check_certificate_matches(&finalized.block.header, &finalized.certificate)?;
         finalized.verify(inner.state.validators())?;
-        let after = execute(&inner.state, &inner.head, &finalized.block)?;
-        self.store.commit_block(&finalized, &after).await?;
+        let hash = finalized.block.header.hash();
+        let update = match inner.executed.take() {
+            Some((executed, update)) if executed == hash => {
+                finalized.block.check_tx_root()?;
+                update
+            }
+            _ => execute(&inner.state, &inner.head, &finalized.block)?,
+        };
+        self.store.commit_block(&finalized, &update).await?;
+        // The database has the block: the state in memory follows it. Only a store that is
+        // not at the previous version refuses, which a restart (loading the database) repairs.
+        inner.state.commit(update)?;
+        inner.head = finalized.block.header.clone();
         let included: std::collections::HashSet<Hash> = finalized
             .block
             .transactions
             .iter()
             .map(|t| t.hash())
             .collect();
-        inner.state = after;
-        inner.head = finalized.block.header;
         let state = &inner.state;
         let mut keep = std::collections::HashSet::new();
         // Drop what was included and what can never be valid again (a used nonce).
-        for (hash, tx) in inner.mempool.peek(usize::MAX) {
-            let next: Nonce = state.account(&tx.sender).nonce;
-            if !included.contains(&hash) && tx.nonce >= next {
-                keep.insert(hash);
+        for (hash, tx) in inner.mempool.iter() {
+            let next = state.account(&tx.sender).map(|a| a.nonce);
+            if !included.contains(hash) && next.map_or(true, |next| tx.nonce >= next) {
+                keep.insert(*hash);
             }
         }
         inner.mempool.retain(|hash, _| keep.contains(hash));
-        drop(inner);
+        drop(guard);
         self.head_height.send_replace(height);
         Ok(height)
+    }
+
+    /// Proves state entries at finalized height `height` (the head if `None`): each proof
+    /// checks against the state root of that height's header.
+    pub async fn prove(
+        &self,
+        height: Option<Height>,
+        keys: Vec<StateKey>,
+    ) -> Result<(Header, Vec<StateProof>), ChainError> {
+        if keys.len() > MAX_PROOF_ENTRIES {
+            return Err(ChainError::TooManyEntries {
+                count: keys.len(),
+                max: MAX_PROOF_ENTRIES,
+            });
+        }
+        {
+            let inner = self.inner.lock().await;
+            let head = inner.head.height;
+            let asked = height.unwrap_or(head);
+            if asked > head {
+                return Err(ChainError::NotYetFinal { asked, head });
+            }
+            if asked == head {
+                let proofs = keys
+                    .iter()
+                    .map(|key| inner.state.prove(key))
+                    .collect::<Result<_, _>>()?;
+                return Ok((inner.head.clone(), proofs));
+            }
+        }
+        let asked = height.unwrap_or_default();
+        let header = if asked == Height::new(0) {
+            self.genesis.clone()
+        } else {
+            self.store
+                .block(asked)
+                .await?
+                .ok_or(ChainError::NotYetFinal { asked, head: asked })?
+                .block
+                .header
+        };
+        let reader = self.store.history();
+        let proofs = tokio::task::spawn_blocking(move || {
+            keys.iter()
+                .map(|key| symbiote::state::proof::prove(&reader, asked.get(), key))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| ChainError::Task(e.to_string()))?
+        .map_err(StateError::from)?;
+        Ok((header, proofs))
     }
 
     /// The canonical encoding of the finalized block at `height`.
@@ -351,12 +477,12 @@ fn next_height(head: &Header) -> Result<Height, ChainError> {
 }
 
 /// Re-executes `block` on `state` (whose last block is `head`) and checks every header field
-/// that re-execution determines. Returns the state after the block.
+/// that re-execution determines. Returns the block's execution (not yet written anywhere).
 pub fn execute(
     state: &ChainState,
     head: &Header,
     block: &Block<SignedTransaction>,
-) -> Result<ChainState, ChainError> {
+) -> Result<StateUpdate, ChainError> {
     let header = &block.header;
     header.check_version()?;
     let expected = next_height(head)?;
@@ -397,8 +523,7 @@ pub fn execute(
             signers,
         ));
     }
-    let mut after = state.clone();
-    after.apply_block(header.height, &block.transactions)?;
+    let after = state.execute_block(header.height, &block.transactions)?;
     let root = after.root();
     if header.state_root != root {
         return Err(mismatch("state_root", header.state_root, root));
@@ -412,6 +537,30 @@ pub fn execute(
         ));
     }
     Ok(after)
+}
+
+/// Whether `key` holds a role that lets it send transactions without an account: a validator
+/// of the current set or a member of any relayer set (earlier members cosign rotations).
+fn has_role(state: &ChainState, key: &PublicKey) -> bool {
+    state.validators().index_of(key).is_some()
+        || state
+            .set_history()
+            .relayers
+            .iter()
+            .any(|(_, set)| set.index_of(key).is_some())
+}
+
+/// A state read that failed while building a block: the store's fault, named with the
+/// transaction being considered.
+fn state_error(error: TxError, tx: &SignedTransaction) -> ChainError {
+    match error {
+        TxError::Storage(e) => ChainError::State(StateError::Storage(e)),
+        other => ChainError::State(StateError::Transaction {
+            index: 0,
+            tx: tx.hash(),
+            error: other,
+        }),
+    }
 }
 
 fn mismatch(field: &'static str, header: Hash, computed: Hash) -> ChainError {

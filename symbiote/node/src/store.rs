@@ -1,21 +1,32 @@
-//! The node's chain store: finalized blocks, the state after the last one, this validator's
-//! votes and own proposals, in SQLite through sqlx (migrations in `migrations/symbiote`).
+//! The node's chain store: finalized blocks, the state tree's nodes and values of every height,
+//! this validator's votes and own proposals, in SQLite through sqlx (migrations in
+//! `migrations/symbiote`).
 //!
-//! A block and the state after it are written in one database transaction, so a node killed at
-//! any instant restarts at its last finalized block with the matching state.
+//! A block and the tree nodes it added are written in one database transaction, so a node
+//! killed at any instant restarts at its last finalized block with the matching state. The
+//! latest state is loaded into memory at start ([`Store::load_state`]); older heights are read
+//! from here to prove their entries ([`HistoryReader`]).
 
 use std::path::Path;
 use std::str::FromStr;
 
-use sqlx::Row;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::{QueryBuilder, Row, SqliteConnection};
 
 use symbiote::block::{Block, ChainBlock};
 use symbiote::codec::{Canonical, CodecError};
 use symbiote::hash::Hash;
-use symbiote::state::ChainState;
+use symbiote::state::tree::{
+    KeyHash, Node, NodeKey, OwnedValue, TreeUpdateBatch, Version, decode_node, encode_node,
+    node_key_from, node_key_parts,
+};
+use symbiote::state::{MemoryStore, StateReader, StateUpdate, StorageError};
 use symbiote::tx::SignedTransaction;
 use symbiote::types::Height;
 
@@ -36,6 +47,13 @@ pub enum StoreError {
     Corrupt(#[from] CodecError),
     #[error("height {0} does not fit the database's integer type")]
     HeightRange(u64),
+    #[error(transparent)]
+    State(#[from] StorageError),
+    #[error(
+        "the database holds blocks up to {0} but no state tree: it was written by an earlier \
+         node version; move it away and let the node sync from its peers"
+    )]
+    NoStateTree(Height),
     #[error("block {given} at height {height} conflicts with the stored block {stored}")]
     ConflictingBlock {
         height: Height,
@@ -61,6 +79,139 @@ pub struct Store {
 
 fn sql_height(height: Height) -> Result<i64, StoreError> {
     i64::try_from(height.get()).map_err(|_| StoreError::HeightRange(height.get()))
+}
+
+fn height_from(value: i64) -> Result<Height, StoreError> {
+    version_from(value).map(Height::new)
+}
+
+fn version_from(value: i64) -> Result<Version, StoreError> {
+    u64::try_from(value).map_err(|_| {
+        StoreError::Corrupt(CodecError::Malformed {
+            kind: "height",
+            reason: format!("{value} is negative"),
+        })
+    })
+}
+
+fn sql_version(version: Version) -> Result<i64, StorageError> {
+    i64::try_from(version)
+        .map_err(|_| StorageError::Backend(format!("version {version} does not fit SQLite")))
+}
+
+fn key_hash_from(bytes: &[u8]) -> Result<KeyHash, StoreError> {
+    hash_from(bytes).map(|h| KeyHash(h.0))
+}
+
+/// The most rows one INSERT writes (three or four parameters each, well under SQLite's limit).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Writes a version's new tree nodes, values and stale marks.
+async fn write_tree(tx: &mut SqliteConnection, batch: &TreeUpdateBatch) -> Result<(), StoreError> {
+    let nodes: Vec<(i64, Vec<u8>, Vec<u8>)> = batch
+        .node_batch
+        .nodes()
+        .iter()
+        .map(|(key, node)| {
+            let (version, path) = node_key_parts(key);
+            Ok((sql_version(version)?, path, encode_node(node)))
+        })
+        .collect::<Result<_, StorageError>>()?;
+    for chunk in nodes.chunks(ROWS_PER_INSERT) {
+        let mut insert =
+            QueryBuilder::<Sqlite>::new("INSERT INTO state_nodes (version, path, node) ");
+        insert.push_values(chunk, |mut row, (version, path, node)| {
+            row.push_bind(*version).push_bind(path).push_bind(node);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    let values: Vec<(Vec<u8>, i64, Option<&OwnedValue>)> = batch
+        .node_batch
+        .values()
+        .iter()
+        .map(|((version, key), value)| Ok((key.0.to_vec(), sql_version(*version)?, value.as_ref())))
+        .collect::<Result<_, StorageError>>()?;
+    for chunk in values.chunks(ROWS_PER_INSERT) {
+        let mut insert =
+            QueryBuilder::<Sqlite>::new("INSERT INTO state_values (key_hash, version, value) ");
+        insert.push_values(chunk, |mut row, (key, version, value)| {
+            row.push_bind(key).push_bind(*version).push_bind(*value);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    let stale: Vec<(i64, Vec<u8>, i64)> = batch
+        .stale_node_index_batch
+        .iter()
+        .map(|index| {
+            let (version, path) = node_key_parts(&index.node_key);
+            Ok((
+                sql_version(version)?,
+                path,
+                sql_version(index.stale_since_version)?,
+            ))
+        })
+        .collect::<Result<_, StorageError>>()?;
+    for chunk in stale.chunks(ROWS_PER_INSERT) {
+        let mut insert =
+            QueryBuilder::<Sqlite>::new("INSERT INTO state_stale (version, path, stale_since) ");
+        insert.push_values(chunk, |mut row, (version, path, since)| {
+            row.push_bind(*version).push_bind(path).push_bind(*since);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Reads the state tree of any stored height from the database. Blocking: see
+/// [`Store::history`].
+pub struct HistoryReader {
+    pool: SqlitePool,
+    runtime: tokio::runtime::Handle,
+}
+
+impl HistoryReader {
+    fn backend(e: impl std::fmt::Display) -> StorageError {
+        StorageError::Backend(e.to_string())
+    }
+}
+
+impl StateReader for HistoryReader {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, StorageError> {
+        let (version, path) = node_key_parts(key);
+        let row = self
+            .runtime
+            .block_on(
+                sqlx::query("SELECT node FROM state_nodes WHERE version = ? AND path = ?")
+                    .bind(sql_version(version)?)
+                    .bind(path)
+                    .fetch_optional(&self.pool),
+            )
+            .map_err(Self::backend)?;
+        row.map(|row| {
+            let bytes: Vec<u8> = row.try_get("node").map_err(Self::backend)?;
+            decode_node(key, &bytes)
+        })
+        .transpose()
+    }
+
+    fn value(&self, version: Version, key: KeyHash) -> Result<Option<OwnedValue>, StorageError> {
+        let row = self
+            .runtime
+            .block_on(
+                sqlx::query(
+                    "SELECT value FROM state_values WHERE key_hash = ? AND version <= ? \
+                     ORDER BY version DESC LIMIT 1",
+                )
+                .bind(key.0.to_vec())
+                .bind(sql_version(version)?)
+                .fetch_optional(&self.pool),
+            )
+            .map_err(Self::backend)?;
+        match row {
+            Some(row) => row.try_get("value").map_err(Self::backend),
+            None => Ok(None),
+        }
+    }
 }
 
 fn hash_from(bytes: &[u8]) -> Result<Hash, StoreError> {
@@ -100,66 +251,102 @@ impl Store {
         Ok(Store { pool })
     }
 
-    /// The state after the last stored block, if any block (or genesis) was stored.
-    pub async fn load_state(&self) -> Result<Option<ChainState>, StoreError> {
-        let row = sqlx::query("SELECT encoded FROM chain_state WHERE id = 1")
+    /// The state after the last stored block, if any block (or genesis) was stored: its height
+    /// and a store that holds its tree's nodes and values (only this version's).
+    pub async fn load_state(&self) -> Result<Option<(Height, Arc<MemoryStore>)>, StoreError> {
+        let row = sqlx::query("SELECT height FROM state_height WHERE id = 1")
             .fetch_optional(&self.pool)
             .await?;
-        match row {
-            Some(row) => {
-                let bytes: Vec<u8> = row.try_get("encoded")?;
-                Ok(Some(ChainState::decode(&bytes)?))
-            }
-            None => Ok(None),
+        let Some(row) = row else {
+            let blocks: Option<i64> = sqlx::query_scalar("SELECT MAX(height) FROM blocks")
+                .fetch_one(&self.pool)
+                .await?;
+            return match blocks {
+                Some(height) => Err(StoreError::NoStateTree(height_from(height)?)),
+                None => Ok(None),
+            };
+        };
+        let height = height_from(row.try_get("height")?)?;
+        let memory = MemoryStore::latest_only();
+        let mut nodes = sqlx::query(
+            "SELECT n.version, n.path, n.node FROM state_nodes n WHERE NOT EXISTS \
+             (SELECT 1 FROM state_stale s WHERE s.version = n.version AND s.path = n.path)",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = nodes.try_next().await? {
+            let key = node_key_from(
+                version_from(row.try_get("version")?)?,
+                &row.try_get::<Vec<u8>, _>("path")?,
+            )?;
+            let node = decode_node(&key, &row.try_get::<Vec<u8>, _>("node")?)?;
+            memory.load_node(key, node);
         }
+        drop(nodes);
+        // SQLite returns the other columns of the row that holds the MAX.
+        let mut values = sqlx::query(
+            "SELECT key_hash, value, MAX(version) AS version FROM state_values GROUP BY key_hash",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = values.try_next().await? {
+            let value: Option<Vec<u8>> = row.try_get("value")?;
+            if let Some(value) = value {
+                let key = key_hash_from(&row.try_get::<Vec<u8>, _>("key_hash")?)?;
+                memory.load_value(key, version_from(row.try_get("version")?)?, value);
+            }
+        }
+        drop(values);
+        memory.set_latest(height.get());
+        Ok(Some((height, memory)))
     }
 
     /// Stores the genesis state (height 0) if nothing is stored yet.
-    pub async fn init_genesis(&self, state: &ChainState) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO chain_state (id, height, encoded) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(state.encode())
-        .execute(&self.pool)
-        .await?;
+    pub async fn init_genesis(&self, state: &StateUpdate) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT height FROM state_height WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            write_tree(&mut tx, state.batch()).await?;
+            sqlx::query("INSERT INTO state_height (id, height) VALUES (1, 0)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Stores a finalized block and the state after it, atomically.
+    /// Stores a finalized block and the state tree's nodes and values it added, atomically.
+    /// Storing the same block again (after a commit whose caller gave up once the database had
+    /// it) changes nothing; another block at a stored height is refused.
     pub async fn commit_block(
         &self,
         block: &ChainBlock,
-        state: &ChainState,
+        state: &StateUpdate,
     ) -> Result<(), StoreError> {
         let height = sql_height(block.block.header.height)?;
         let hash = block.block.header.hash();
         let mut tx = self.pool.begin().await?;
-        // Committing the same block again (after a commit whose caller gave up once the
-        // database had it) is harmless; another block at a stored height is refused.
         let existing = sqlx::query("SELECT hash FROM blocks WHERE height = ?")
             .bind(height)
             .fetch_optional(&mut *tx)
             .await?;
-        match existing {
-            Some(row) => {
-                let stored: Vec<u8> = row.try_get("hash")?;
-                if stored.as_slice() != hash.as_bytes().as_slice() {
-                    return Err(StoreError::ConflictingBlock {
-                        height: block.block.header.height,
-                        stored: hex::encode(stored),
-                        given: hash,
-                    });
-                }
+        if let Some(row) = existing {
+            let stored: Vec<u8> = row.try_get("hash")?;
+            if stored.as_slice() != hash.as_bytes().as_slice() {
+                return Err(StoreError::ConflictingBlock {
+                    height: block.block.header.height,
+                    stored: hex::encode(stored),
+                    given: hash,
+                });
             }
-            None => {
-                sqlx::query("INSERT INTO blocks (height, hash, finalized) VALUES (?, ?, ?)")
-                    .bind(height)
-                    .bind(hash.as_bytes().as_slice())
-                    .bind(block.encode())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            return Ok(());
         }
+        sqlx::query("INSERT INTO blocks (height, hash, finalized) VALUES (?, ?, ?)")
+            .bind(height)
+            .bind(hash.as_bytes().as_slice())
+            .bind(block.encode())
+            .execute(&mut *tx)
+            .await?;
         for transaction in &block.block.transactions {
             sqlx::query("INSERT OR IGNORE INTO transactions (hash, height) VALUES (?, ?)")
                 .bind(transaction.hash().as_bytes().as_slice())
@@ -167,9 +354,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE chain_state SET height = ?, encoded = ? WHERE id = 1")
+        write_tree(&mut tx, state.batch()).await?;
+        sqlx::query("UPDATE state_height SET height = ? WHERE id = 1")
             .bind(height)
-            .bind(state.encode())
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM own_proposals WHERE height <= ?")
@@ -178,6 +365,15 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A reader of the state tree of every stored height, for proofs of past heights. Its
+    /// methods block: call them from a blocking task (`tokio::task::spawn_blocking`).
+    pub fn history(&self) -> HistoryReader {
+        HistoryReader {
+            pool: self.pool.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        }
     }
 
     /// The finalized block at `height`, in its canonical encoding.

@@ -77,11 +77,10 @@ async fn the_same_block_commits_again_and_a_different_one_is_refused() {
 
     // The database gets block 1 but the chain in memory never hears of it (its caller was
     // cancelled after the database transaction).
-    let state = {
-        let mut state = symbiote::state::ChainState::genesis(&genesis).unwrap();
-        state.apply_block(Height::new(1), &[]).unwrap();
-        state
-    };
+    let state = symbiote::state::ChainState::in_memory(&genesis)
+        .unwrap()
+        .execute_block(Height::new(1), &[])
+        .unwrap();
     store.commit_block(&first, &state).await.unwrap();
     assert_eq!(chain.head().await.height, Height::new(0));
 
