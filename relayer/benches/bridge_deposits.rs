@@ -57,9 +57,11 @@ use relayer::bridge::deposits::DepositStage;
 use relayer::bridge::publisher::Publisher;
 use relayer::config::BridgeSection;
 use relayer::metrics::Metrics;
+use relayer::pipeline::follower::Follower;
 use relayer::retry::RetryPolicy;
 use relayer::scout::ScoutPolicy;
 use relayer::store::{DepositState, Store};
+use relayer::verified::VerifiedNode;
 use serde_json::{Value, json};
 use support::{Report, Timings};
 use symbiote::client::NodeClient;
@@ -325,7 +327,12 @@ struct EndToEnd {
 }
 
 /// Steps `stage` back to back until every deposit is `minted` in `store`.
-async fn follow_to_minted(stage: &DepositStage, store: &Store, node: &NodeClient) -> EndToEnd {
+async fn follow_to_minted(
+    stage: &DepositStage,
+    follower: &Follower,
+    store: &Store,
+    node: &NodeClient,
+) -> EndToEnd {
     let first_height = node.head().await.unwrap().height.get();
     let all = DEPOSITS as u64;
     let (mut steps, mut errors, mut to_symbiote) = (Vec::new(), 0, None);
@@ -340,6 +347,12 @@ async fn follow_to_minted(stage: &DepositStage, store: &Store, node: &NodeClient
         let scan = t.elapsed();
         let [seen, attested, _] = counts(store).await;
         let t = Instant::now();
+        // The stage reads the state of the blocks its follower verified.
+        let mut client = follower.light_client().await.unwrap();
+        if let Err(e) = follower.step(&mut client).await {
+            eprintln!("bridge_deposits: follow failed: {e}");
+            errors += 1;
+        }
         if let Err(e) = stage.attest().await {
             eprintln!("bridge_deposits: attest failed: {e}");
             errors += 1;
@@ -387,6 +400,8 @@ struct Bench {
     key: Arc<Keypair>,
     /// That relayer's EVM key file (`relayer-0.evm.key`), for the adapter.
     evm_key_file: PathBuf,
+    /// The symbiote's genesis: the trusted start of each stage's follower.
+    genesis: symbiote::genesis::Genesis,
     /// Holds the stores.
     dir: TempDir,
 }
@@ -424,15 +439,29 @@ impl Bench {
         let store = self.store(name).await;
         let hostchain = HostchainId::new(HOSTCHAIN).unwrap();
         let adapter = chain_adapters::build("evm", hostchain, config.clone());
+        let metrics = Metrics::new();
+        let follower = Follower {
+            store: store.clone(),
+            node: self.node.clone(),
+            genesis: self.genesis.clone(),
+            poll: Duration::from_millis(50),
+            metrics: metrics.clone(),
+        };
+        let state = VerifiedNode::new(
+            self.node.clone(),
+            store.clone(),
+            metrics.clone(),
+            &self.genesis.header().unwrap(),
+        );
         let ctx = BridgeContext::new(
             store.clone(),
-            self.node.clone(),
+            state,
             self.symbiote,
             self.key.clone(),
             ScoutPolicy::default(),
             BridgeSection::default(),
             Default::default(),
-            Metrics::new(),
+            metrics,
             RETRY,
         );
         let stage = DepositStage {
@@ -440,7 +469,7 @@ impl Bench {
             hostchain: HostchainId::new(HOSTCHAIN).unwrap(),
             adapter: adapter.await.unwrap(),
         };
-        let e2e = follow_to_minted(&stage, &store, &self.node).await;
+        let e2e = follow_to_minted(&stage, &follower, &store, &self.node).await;
         m.to_store.add(e2e.to_store, DEPOSITS);
         m.to_symbiote.add(e2e.to_symbiote, DEPOSITS);
 
@@ -580,6 +609,8 @@ async fn run() {
         node,
         key: Arc::new(symbiote::keyfile::read(&net.dir().join("relayer-0.key")).unwrap()),
         evm_key_file,
+        genesis: serde_json::from_str(&std::fs::read_to_string(net.genesis_path()).unwrap())
+            .unwrap(),
         dir: tempfile::tempdir().unwrap(),
     };
     let setup = setup_started.elapsed();

@@ -95,12 +95,19 @@ pub fn router(state: ApiState) -> Router {
 async fn ready(State(app): State<ApiState>) -> Response {
     let store = app.store.ping().await;
     let node = app.node.head().await.is_ok();
-    let status = if store && node {
+    // A node caught answering falsely keeps the relayer from being ready until it answers
+    // truly again.
+    let honest = app.metrics.node_answer_false.get() == 0;
+    let status = if store && node && honest {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(json!({"store": store, "symbiote_node": node}))).into_response()
+    (
+        status,
+        Json(json!({"store": store, "symbiote_node": node, "symbiote_node_honest": honest})),
+    )
+        .into_response()
 }
 
 /// Refreshes the gauges that mirror the store.

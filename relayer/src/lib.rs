@@ -26,6 +26,7 @@ pub mod roles;
 pub mod scout;
 pub mod store;
 pub mod tracker;
+pub mod verified;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ use pipeline::follower::Follower;
 use roles::Role;
 use store::Store;
 use tracker::Tracker;
+use verified::VerifiedNode;
 
 /// Why the relayer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Adapter(#[from] chain_adapters::AdapterError),
+    #[error("genesis: {0}")]
+    Genesis(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -96,7 +100,7 @@ impl RunningRelayer {
 struct Shared {
     settings: Settings,
     store: Store,
-    node: NodeClient,
+    state: VerifiedNode,
     symbiote: SymbioteId,
     metrics: Metrics,
     leases: leader::Leases,
@@ -148,6 +152,15 @@ pub async fn start(settings: Settings) -> Result<RunningRelayer, StartError> {
     let policy = settings.scout_policy(&adapters)?;
     let node = NodeClient::new(&settings.config.symbiote.node_url);
     let metrics = Metrics::new();
+    let genesis_header = genesis
+        .header()
+        .map_err(|e| StartError::Genesis(e.to_string()))?;
+    let state = VerifiedNode::new(
+        node.clone(),
+        store.clone(),
+        metrics.clone(),
+        &genesis_header,
+    );
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
@@ -162,7 +175,7 @@ pub async fn start(settings: Settings) -> Result<RunningRelayer, StartError> {
     tasks.spawn(leases.clone().presence(shutdown.clone()));
     let shared = Shared {
         store: store.clone(),
-        node: node.clone(),
+        state: state.clone(),
         symbiote,
         metrics: metrics.clone(),
         leases: leases.clone(),
@@ -184,7 +197,7 @@ pub async fn start(settings: Settings) -> Result<RunningRelayer, StartError> {
     let batcher = Batcher {
         store: store.clone(),
         policy: settings.config.batch.clone(),
-        node: node.clone(),
+        state: state.clone(),
         symbiote,
         configured: settings.hostchain_ids(),
     };
@@ -277,7 +290,7 @@ fn spawn_bridge(
     let section = &settings.config.bridge;
     let ctx = Arc::new(bridge::BridgeContext::new(
         shared.store.clone(),
-        shared.node.clone(),
+        shared.state.clone(),
         shared.symbiote,
         Arc::new(key),
         policy,

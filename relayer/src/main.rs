@@ -249,5 +249,7 @@ async fn running_status(settings: &Settings) -> Option<serde_json::Value> {
     if !response.status().is_success() {
         return None;
     }
-    response.json().await.ok()
+    symbiote::client::read_json(response, &address.to_string())
+        .await
+        .ok()
 }

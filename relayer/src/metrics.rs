@@ -83,6 +83,10 @@ pub struct Metrics {
     pub releases_paid: Counter<u64, AtomicU64>,
     /// Releases this relayer's scout held.
     pub releases_held: Counter<u64, AtomicU64>,
+    /// Answers of the symbiote node found false against verified state.
+    pub false_answers: Counter<u64, AtomicU64>,
+    /// 1 while the node's last checked answer was false (then `/ready` fails), else 0.
+    pub node_answer_false: Gauge,
 }
 
 impl Default for Metrics {
@@ -110,6 +114,18 @@ impl Metrics {
         let deposits_minted = Counter::default();
         let releases_paid = Counter::default();
         let releases_held = Counter::default();
+        let false_answers = Counter::default();
+        let node_answer_false = Gauge::default();
+        registry.register(
+            "node_false_answers",
+            "Answers of the symbiote node whose proofs do not check against verified state",
+            false_answers.clone(),
+        );
+        registry.register(
+            "node_answer_false",
+            "1 while the symbiote node's last checked answer was false",
+            node_answer_false.clone(),
+        );
         registry.register(
             "deposits",
             "Bridge deposits by hostchain and state",
@@ -200,6 +216,8 @@ impl Metrics {
             deposits_minted,
             releases_paid,
             releases_held,
+            false_answers,
+            node_answer_false,
         }
     }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chain_adapters::AdapterError;
 use symbiote::client::ClientError;
+use symbiote::verified::ReadError;
 
 use crate::bridge::publisher::PublishError;
 use crate::scout::ReportError;
@@ -27,6 +28,9 @@ pub enum StepError {
     Store(#[from] StoreError),
     #[error("symbiote node: {0}")]
     Node(#[from] ClientError),
+    /// The node's answer does not check against verified state (or it could not be asked).
+    #[error("symbiote node: {0}")]
+    Read(#[from] ReadError),
     #[error(transparent)]
     Publish(#[from] PublishError),
     #[error(transparent)]
@@ -42,6 +46,7 @@ impl Failure for StepError {
             StepError::Adapter(e) => e.is_retryable(),
             StepError::Store(e) => e.is_retryable(),
             StepError::Node(e) => e.is_retryable(),
+            StepError::Read(e) => e.is_retryable(),
             StepError::Publish(e) => e.is_retryable(),
             StepError::Report(_) | StepError::Inconsistent(_) => false,
         }
@@ -52,6 +57,8 @@ impl Failure for StepError {
             StepError::Adapter(e) => e.kind.label(),
             StepError::Store(_) => "store",
             StepError::Node(_) | StepError::Publish(_) => "symbiote",
+            StepError::Read(ReadError::Node(_)) => "symbiote",
+            StepError::Read(ReadError::Lie { .. }) => "false_answer",
             StepError::Report(_) => "report",
             StepError::Inconsistent(_) => "inconsistent",
         }

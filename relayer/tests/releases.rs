@@ -120,9 +120,10 @@ async fn releases_go_through_every_step_with_their_history() {
         cap: Duration::from_millis(1),
         give_up_after: Some(5),
     };
+    let (follower, verified) = support::verified_state(&net, &node, &store, &metrics);
     let ctx = Arc::new(BridgeContext::new(
         store.clone(),
-        node.clone(),
+        verified,
         symbiote,
         Arc::new(relayer.clone()),
         policy,
@@ -144,7 +145,10 @@ async fn releases_go_through_every_step_with_their_history() {
             metrics,
         },
     };
-    let step = || async { stage.step().await.unwrap() };
+    let step = || async {
+        support::follow(&follower).await;
+        stage.step().await.unwrap()
+    };
 
     // Intake and scouting: the clean order is to be approved, the others held with reports.
     step().await;

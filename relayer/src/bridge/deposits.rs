@@ -18,7 +18,7 @@ use std::sync::Arc;
 use chain_adapters::HostchainAdapter;
 use symbiote::tx::{DepositId, MAX_BATCH_ENTRIES, Transaction};
 use symbiote::types::HostchainId;
-use symbiote::wire::DepositReply;
+use symbiote::verified::DepositView;
 use tokio_util::sync::CancellationToken;
 
 use super::BridgeContext;
@@ -81,7 +81,7 @@ impl DepositStage {
         let mut minted = Vec::new();
         let mut lost = Vec::new();
         for (row, reply) in attested.iter().zip(&replies) {
-            if reply.minted {
+            if reply.minted.is_some() {
                 minted.push(row.id);
             } else if !reply.pending.iter().any(|p| p.attesters.contains(&me)) {
                 lost.push(row.id);
@@ -116,7 +116,7 @@ impl DepositStage {
         let mut already_minted = Vec::new();
         let mut already_attested = Vec::new();
         for ((row, deposit), reply) in routable.into_iter().zip(&replies) {
-            if reply.minted {
+            if reply.minted.is_some() {
                 already_minted.push(row.id);
             } else if reply
                 .pending
@@ -170,20 +170,12 @@ impl DepositStage {
         }
     }
 
-    /// What the symbiote says of `ids`, in one request, in the same order.
-    async fn replies(&self, ids: &[DepositId]) -> Result<Vec<DepositReply>, StepError> {
+    /// What the verified state says of `ids`, in the same order.
+    async fn replies(&self, ids: &[DepositId]) -> Result<Vec<DepositView>, StepError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let replies = self.ctx.node.deposits(ids).await?;
-        if replies.len() != ids.len() {
-            return Err(StepError::Inconsistent(format!(
-                "the node answered {} of {} deposits asked about",
-                replies.len(),
-                ids.len()
-            )));
-        }
-        Ok(replies)
+        self.ctx.state.deposits(ids).await
     }
 
     async fn finish(&self, ids: &[i64], from: DepositState) -> Result<(), StepError> {

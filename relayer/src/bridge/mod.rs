@@ -34,6 +34,7 @@ use crate::metrics::Metrics;
 use crate::retry::{Backoff, RetryPolicy, StepError};
 use crate::scout::ScoutPolicy;
 use crate::store::Store;
+use crate::verified::VerifiedNode;
 use publisher::Publisher;
 
 /// What every bridge stage shares.
@@ -42,6 +43,8 @@ pub struct BridgeContext {
     pub retry: RetryPolicy,
     pub store: Store,
     pub node: NodeClient,
+    /// The node read through proofs: every state entry a decision uses comes from here.
+    pub state: VerifiedNode,
     pub symbiote: SymbioteId,
     pub publisher: Publisher,
     pub policy: ScoutPolicy,
@@ -55,7 +58,7 @@ impl BridgeContext {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
-        node: NodeClient,
+        state: VerifiedNode,
         symbiote: SymbioteId,
         key: Arc<Keypair>,
         policy: ScoutPolicy,
@@ -64,6 +67,7 @@ impl BridgeContext {
         metrics: Metrics,
         retry: RetryPolicy,
     ) -> Self {
+        let node = state.node().clone();
         let publisher = Publisher::new(
             node.clone(),
             symbiote,
@@ -74,6 +78,7 @@ impl BridgeContext {
             retry,
             store,
             node,
+            state,
             symbiote,
             publisher,
             policy,

@@ -52,7 +52,7 @@ impl RotationStage {
         let Some(governance) = self.adapter.relayer_sets() else {
             return Ok(());
         };
-        let set = self.ctx.node.governance().await?.relayers.current().clone();
+        let set = self.ctx.state.sets().await?.relayers.current().clone();
         let members = set
             .members
             .iter()
@@ -112,7 +112,7 @@ impl RotationStage {
         rotation: &Rotation,
     ) -> Result<Option<Vec<Vec<u8>>>, StepError> {
         let subject = Hash(governance.rotation_digest(rotation).await?);
-        let mut published = self.ctx.node.cosignatures(&subject).await?.signatures;
+        let mut published = self.ctx.state.cosignatures(&subject).await?;
         let key = self.ctx.publisher.key().public();
         let me = self
             .adapter
@@ -120,7 +120,7 @@ impl RotationStage {
             .as_str()
             .to_string();
         let signer = self.canonical(&contract.members)?.contains(&me);
-        if signer && !published.iter().any(|s| s.relayer == key) {
+        if signer && !published.contains_key(&key) {
             let signature = governance.sign_rotation(rotation).await?;
             let body = Transaction::Cosign {
                 entries: vec![Cosignature { subject, signature }],
@@ -132,13 +132,13 @@ impl RotationStage {
                 Err(PublishError::Superseded(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            published = self.ctx.node.cosignatures(&subject).await?.signatures;
+            published = self.ctx.state.cosignatures(&subject).await?;
         }
         let needed = usize::try_from(contract.threshold).unwrap_or(usize::MAX);
         if published.len() < needed {
             return Ok(None);
         }
-        Ok(Some(published.into_iter().map(|s| s.signature).collect()))
+        Ok(Some(published.into_values().collect()))
     }
 
     /// Prepares, stores and sends the rotation.

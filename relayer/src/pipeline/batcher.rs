@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
-use symbiote::client::{ClientError, NodeClient};
 use symbiote::commitment::{Aggregate, Commitment};
 use symbiote::types::{Height, HostchainId, SymbioteId};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BatchPolicy;
+use crate::retry::StepError;
 use crate::store::{BatchId, Store, StoreError, now_ms};
+use crate::verified::VerifiedNode;
 
 /// The most scout reports one aggregate carries (more wait for the next batch).
 const MAX_REPORTS_PER_BATCH: i64 = 1_000;
@@ -21,8 +22,8 @@ const MAX_REPORTS_PER_BATCH: i64 = 1_000;
 pub enum BatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("symbiote node: {0}")]
-    Node(#[from] ClientError),
+    #[error(transparent)]
+    State(#[from] StepError),
     #[error("batch {from}..={to}: {reason}")]
     Build { from: u64, to: u64, reason: String },
 }
@@ -34,8 +35,8 @@ pub struct Batcher {
     pub store: Store,
     /// The policy.
     pub policy: BatchPolicy,
-    /// The symbiote (for its governance: which hostchains are active).
-    pub node: NodeClient,
+    /// The symbiote's verified state (for its governance: which hostchains are active).
+    pub state: VerifiedNode,
     /// The symbiote's id.
     pub symbiote: SymbioteId,
     /// Hostchains this relayer has adapters for.
@@ -49,8 +50,8 @@ impl Batcher {
     /// reaching the activation height. So coverage never has a gap: until the new set protects
     /// the history from the switch on, the old one still does.
     async fn hostchains_at(&self, to: Height) -> Result<Vec<HostchainId>, BatchError> {
-        let governance = self.node.governance().await?;
-        let history = &governance.hostchains;
+        let sets = self.state.sets().await?;
+        let history = &sets.hostchains;
         let active = history.at(to);
         let mut chains = Vec::new();
         for chain in active {

@@ -316,3 +316,35 @@ pub async fn govern(
     }
     (id, included)
 }
+
+/// A follower of `net` storing verified blocks into `store`, and the node read through proofs
+/// against them: what the bridge stages read in a running relayer.
+pub fn verified_state(
+    net: &SymbioteNetwork,
+    node: &NodeClient,
+    store: &relayer::store::Store,
+    metrics: &relayer::metrics::Metrics,
+) -> (
+    relayer::pipeline::follower::Follower,
+    relayer::verified::VerifiedNode,
+) {
+    let text = std::fs::read_to_string(net.genesis_path()).unwrap();
+    let genesis: symbiote::genesis::Genesis = serde_json::from_str(&text).unwrap();
+    let header = genesis.header().unwrap();
+    let follower = relayer::pipeline::follower::Follower {
+        store: store.clone(),
+        node: node.clone(),
+        genesis,
+        poll: Duration::from_millis(50),
+        metrics: metrics.clone(),
+    };
+    let state =
+        relayer::verified::VerifiedNode::new(node.clone(), store.clone(), metrics.clone(), &header);
+    (follower, state)
+}
+
+/// Follows every block `follower`'s node has now.
+pub async fn follow(follower: &relayer::pipeline::follower::Follower) {
+    let mut client = follower.light_client().await.unwrap();
+    follower.step(&mut client).await.unwrap();
+}

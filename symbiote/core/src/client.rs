@@ -41,6 +41,10 @@ pub enum ClientError {
         #[source]
         source: CodecError,
     },
+    #[error("{url}: the reply does not parse: {reason}")]
+    Json { url: String, reason: String },
+    #[error("{url}: the reply is longer than {limit} bytes")]
+    TooLong { url: String, limit: usize },
 }
 
 impl ClientError {
@@ -50,7 +54,9 @@ impl ClientError {
         match self {
             ClientError::Http { .. } => true,
             ClientError::Status { status, .. } => *status >= 500 || *status == 429,
-            ClientError::Decode { .. } => false,
+            ClientError::Decode { .. } | ClientError::Json { .. } | ClientError::TooLong { .. } => {
+                false
+            }
         }
     }
 
@@ -70,6 +76,51 @@ pub struct NodeClient {
     base: String,
     /// Shared connection pool.
     http: reqwest::Client,
+}
+
+/// The longest reply read from a node: a block of [`crate::block::MAX_BLOCK_LEN`] as JSON with
+/// its certificate, or a page of proofs, fits with room to spare.
+pub const MAX_REPLY_BYTES: usize = 4 * crate::block::MAX_BLOCK_LEN;
+
+/// Reads a reply's body, refusing one longer than `limit` bytes before reading it whole.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    url: &str,
+    limit: usize,
+) -> Result<Vec<u8>, ClientError> {
+    let too_long = || ClientError::TooLong {
+        url: url.to_string(),
+        limit,
+    };
+    if response
+        .content_length()
+        .is_some_and(|len| usize::try_from(len).map_or(true, |len| len > limit))
+    {
+        return Err(too_long());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|source| ClientError::Http {
+        url: url.to_string(),
+        source,
+    })? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_long());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads a JSON reply of at most [`MAX_REPLY_BYTES`].
+pub async fn read_json<T: DeserializeOwned>(
+    response: reqwest::Response,
+    url: &str,
+) -> Result<T, ClientError> {
+    let body = read_body(response, url, MAX_REPLY_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| ClientError::Json {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// The time-out of one request.
@@ -109,7 +160,10 @@ impl NodeClient {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let body = read_body(response, url, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body).into_owned();
         let message = serde_json::from_str::<ErrorReply>(&text)
             .map(|e| e.error)
             .unwrap_or(text);
@@ -123,10 +177,7 @@ impl NodeClient {
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let response = self.send(self.http.get(&url), &url).await?;
-        response
-            .json()
-            .await
-            .map_err(|source| ClientError::Http { url, source })
+        read_json(response, &url).await
     }
 
     /// POSTs a JSON body to `path` and decodes the JSON reply.
@@ -137,22 +188,13 @@ impl NodeClient {
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let response = self.send(self.http.post(&url).json(body), &url).await?;
-        response
-            .json()
-            .await
-            .map_err(|source| ClientError::Http { url, source })
+        read_json(response, &url).await
     }
 
     async fn get_optional_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
         let url = format!("{}{path}", self.base);
         match self.send(self.http.get(&url), &url).await {
-            Ok(response) => {
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|source| ClientError::Http { url, source })?;
-                Ok(Some(bytes.to_vec()))
-            }
+            Ok(response) => Ok(Some(read_body(response, &url, MAX_REPLY_BYTES).await?)),
             Err(ClientError::Status { status, .. }) if status == StatusCode::NOT_FOUND.as_u16() => {
                 Ok(None)
             }
@@ -209,10 +251,7 @@ impl NodeClient {
             tx: hex::encode(tx.encode()),
         };
         let response = self.send(self.http.post(&url).json(&body), &url).await?;
-        response
-            .json()
-            .await
-            .map_err(|source| ClientError::Http { url, source })
+        read_json(response, &url).await
     }
 
     /// Where a transaction stands.
@@ -296,6 +335,24 @@ impl NodeClient {
             "/v1/withdrawals/query",
             &crate::wire::WithdrawalsQuery {
                 nonces: nonces.to_vec(),
+            },
+        )
+        .await
+    }
+
+    /// Entries `keys` (at most [`crate::wire::MAX_PROOF_ENTRIES`]) with their proofs against
+    /// the state root at finalized `height` (default: the node's head). The reply is the node's
+    /// word: check it with [`crate::verified::VerifiedView`].
+    pub async fn state_proofs(
+        &self,
+        height: Option<Height>,
+        keys: &[crate::state::StateKey],
+    ) -> Result<crate::wire::StateProofsReply, ClientError> {
+        self.post_json(
+            "/v1/state/proofs",
+            &crate::wire::StateProofsQuery {
+                height,
+                keys: keys.to_vec(),
             },
         )
         .await

@@ -54,6 +54,8 @@ pub mod wire;
 pub mod client;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(feature = "client")]
+pub mod verified;
 
 #[cfg(test)]
 mod test_support;

@@ -3,7 +3,7 @@
 
 use serde::de::IgnoredAny;
 use symbiote::block::{Block, ChainBlock};
-use symbiote::client::{ClientError, NodeClient};
+use symbiote::client::{ClientError, NodeClient, read_json};
 use symbiote::codec::Canonical;
 use symbiote::tx::SignedTransaction;
 use symbiote::wire::SubmitRequest;
@@ -17,10 +17,7 @@ pub async fn propose(
 ) -> Result<VoteReply, ClientError> {
     let path = "/v1/consensus/proposal";
     let response = node.post_bytes(path, block.encode()).await?;
-    response.json().await.map_err(|source| ClientError::Http {
-        url: format!("{}{path}", node.url()),
-        source,
-    })
+    read_json(response, &format!("{}{path}", node.url())).await
 }
 
 /// Announces a finalized block to one peer.

@@ -1,38 +1,41 @@
 //! Intake: the symbiote's new withdrawal orders for this hostchain become releases (`scouting`),
-//! from the stored withdrawal cursor on.
+//! from the stored withdrawal cursor on. Orders are numbered without gaps; which exist, and
+//! what each says, is read with proofs against verified state.
 
-use symbiote::wire::MAX_PAGE;
+use symbiote::types::Nonce;
 
 use super::ReleaseStage;
 use crate::retry::StepError;
 
 /// How many orders one page asks for.
-const PAGE: usize = 100;
+const PAGE: u64 = 100;
 
 impl ReleaseStage {
     /// Records the symbiote's new withdrawal orders for this hostchain.
     pub async fn take_orders(&self) -> Result<(), StepError> {
         let store = &self.ctx.store;
-        let mut next = store.withdrawal_cursor(&self.hostchain).await?;
-        loop {
-            let orders = self.ctx.node.withdrawals(next, PAGE.min(MAX_PAGE)).await?;
-            let Some(last) = orders.last().map(|o| o.nonce) else {
-                return Ok(());
-            };
-            if last < next {
-                return Err(StepError::Inconsistent(format!(
-                    "the node answered withdrawal orders up to {last} when asked from {next}"
-                )));
-            }
-            for order in orders.iter().filter(|o| o.hostchain == self.hostchain) {
-                if store.add_release(order).await? {
+        let mut next = store
+            .withdrawal_cursor(&self.hostchain)
+            .await?
+            .max(Nonce::new(1));
+        let end = self.ctx.state.meta().await?.next_withdrawal;
+        while next < end {
+            let last = next.get().saturating_add(PAGE).min(end.get());
+            let nonces: Vec<Nonce> = (next.get()..last).map(Nonce::new).collect();
+            let orders = self.ctx.state.withdrawals(&nonces).await?;
+            for nonce in &nonces {
+                let Some(order) = orders.get(nonce) else {
+                    return Err(StepError::Inconsistent(format!(
+                        "withdrawal order {nonce} is proven absent, below the next order {end}"
+                    )));
+                };
+                if order.hostchain == self.hostchain && store.add_release(order).await? {
                     tracing::info!(hostchain = %self.hostchain, nonce = %order.nonce, amount = %order.amount, destination = %order.destination, "withdrawal order");
                 }
             }
-            next = last.next().ok_or_else(|| {
-                StepError::Inconsistent(format!("withdrawal order nonce {last} is the last one"))
-            })?;
+            next = Nonce::new(last);
             store.set_withdrawal_cursor(&self.hostchain, next).await?;
         }
+        Ok(())
     }
 }

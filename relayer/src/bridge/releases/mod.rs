@@ -29,7 +29,6 @@ mod scouting;
 mod settlement;
 mod submission;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chain_adapters::{HostchainAdapter, ReleaseOrder, Releaser};
@@ -61,8 +60,7 @@ impl ReleaseStage {
     /// One pass over the open releases.
     pub async fn step(&self) -> Result<(), StepError> {
         self.take_orders().await?;
-        let governance = self.ctx.node.governance().await?;
-        let relayers = governance.relayers.current().clone();
+        let relayers = self.ctx.state.sets().await?.relayers.current().clone();
         let now = now_ms();
         let due: Vec<ReleaseRow> = self
             .ctx
@@ -72,14 +70,8 @@ impl ReleaseStage {
             .into_iter()
             .filter(|row| row.next_attempt_at <= now)
             .collect();
-        // Every order in one request per page.
-        let mut orders = BTreeMap::new();
-        for page in due.chunks(symbiote::wire::MAX_PAGE) {
-            let nonces: Vec<Nonce> = page.iter().map(|row| row.nonce).collect();
-            for order in self.ctx.node.withdrawals_of(&nonces).await? {
-                orders.insert(order.nonce, order);
-            }
-        }
+        let nonces: Vec<Nonce> = due.iter().map(|row| row.nonce).collect();
+        let orders = self.ctx.state.withdrawals(&nonces).await?;
         let mut outbox = Outbox::default();
         for row in due {
             let Some(order) = orders.get(&row.nonce) else {

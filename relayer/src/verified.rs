@@ -1,0 +1,131 @@
+//! The symbiote's state as the relayer may use it: every entry proven against the state root of
+//! the last block the follower verified with its light client.
+//!
+//! The node's API is only a transport. An answer whose proofs do not check is logged at error
+//! with the height and the entry, counted in `relayer_node_false_answers`, and makes `/ready`
+//! fail (`relayer_node_answer_false` is 1) until an answer checks again; the step that asked
+//! fails, so nothing is signed or paid on it.
+
+use std::collections::BTreeMap;
+
+use symbiote::block::Header;
+use symbiote::client::NodeClient;
+use symbiote::crypto::PublicKey;
+use symbiote::hash::Hash;
+use symbiote::state::{Account, Meta, SetHistory, WithdrawalOrder};
+use symbiote::tx::DepositId;
+use symbiote::types::Nonce;
+use symbiote::verified::{DepositView, ReadError, Trusted, VerifiedView};
+
+use crate::metrics::Metrics;
+use crate::retry::StepError;
+use crate::store::Store;
+
+/// The node, read through proofs.
+#[derive(Clone)]
+pub struct VerifiedNode {
+    node: NodeClient,
+    store: Store,
+    metrics: Metrics,
+    /// What is trusted before the follower stored any block.
+    genesis: Trusted,
+}
+
+impl VerifiedNode {
+    /// Reads `node` against the blocks the follower stores in `store`, starting from the
+    /// genesis header `genesis`.
+    pub fn new(node: NodeClient, store: Store, metrics: Metrics, genesis: &Header) -> Self {
+        VerifiedNode {
+            node,
+            store,
+            metrics,
+            genesis: Trusted::from(genesis),
+        }
+    }
+
+    /// The node (for what needs no proof: blocks the light client checks, submissions).
+    pub fn node(&self) -> &NodeClient {
+        &self.node
+    }
+
+    /// The state of the last verified block.
+    pub async fn trusted(&self) -> Result<Trusted, StepError> {
+        Ok(match self.store.follower_state().await? {
+            Some((header, _)) => Trusted::from(&header),
+            None => self.genesis,
+        })
+    }
+
+    /// Records what a read found: a false answer is logged, counted and marks the node; a
+    /// checked one clears the mark.
+    fn checked<T>(&self, result: Result<T, ReadError>) -> Result<T, StepError> {
+        match result {
+            Ok(value) => {
+                self.metrics.node_answer_false.set(0);
+                Ok(value)
+            }
+            Err(ReadError::Lie {
+                height,
+                entry,
+                reason,
+            }) => {
+                tracing::error!(node = %self.node.url(), height = height.get(), %entry, %reason, "the symbiote node's answer is false; acting on nothing it said");
+                self.metrics.false_answers.inc();
+                self.metrics.node_answer_false.set(1);
+                Err(ReadError::Lie {
+                    height,
+                    entry,
+                    reason,
+                }
+                .into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn view(&self) -> Result<VerifiedView<'_>, StepError> {
+        Ok(VerifiedView::new(&self.node, self.trusted().await?))
+    }
+
+    /// The chain's counters.
+    pub async fn meta(&self) -> Result<Meta, StepError> {
+        let view = self.view().await?;
+        self.checked(view.meta().await)
+    }
+
+    /// The validator, hostchain and relayer sets with their histories.
+    pub async fn sets(&self) -> Result<SetHistory, StepError> {
+        let view = self.view().await?;
+        self.checked(view.sets().await)
+    }
+
+    /// An account.
+    pub async fn account(&self, key: &PublicKey) -> Result<Account, StepError> {
+        let view = self.view().await?;
+        self.checked(view.account(key).await)
+    }
+
+    /// The withdrawal orders `nonces` that exist, by nonce.
+    pub async fn withdrawals(
+        &self,
+        nonces: &[Nonce],
+    ) -> Result<BTreeMap<Nonce, WithdrawalOrder>, StepError> {
+        let view = self.view().await?;
+        self.checked(view.withdrawals(nonces).await)
+    }
+
+    /// What the state says of each deposit, in the order asked.
+    pub async fn deposits(&self, ids: &[DepositId]) -> Result<Vec<DepositView>, StepError> {
+        let view = self.view().await?;
+        self.checked(view.deposits(ids).await)
+    }
+
+    /// The relayers' signatures of the hostchain message with digest `subject`.
+    pub async fn cosignatures(
+        &self,
+        subject: &Hash,
+    ) -> Result<BTreeMap<PublicKey, Vec<u8>>, StepError> {
+        let view = self.view().await?;
+        self.checked(view.cosignatures(subject).await)
+    }
+}
