@@ -97,7 +97,7 @@ async fn ready(State(app): State<ApiState>) -> Response {
     let node = app.node.head().await.is_ok();
     // A node caught answering falsely keeps the relayer from being ready until it answers
     // truly again.
-    let honest = app.metrics.node_answer_false.get() == 0;
+    let honest = !app.metrics.node_lying();
     let status = if store && node && honest {
         StatusCode::OK
     } else {

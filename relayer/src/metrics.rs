@@ -2,7 +2,7 @@
 //! store (anchors by state and chain, confirmation lag) are refreshed when scraped.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -46,6 +46,40 @@ pub struct TxLabels {
     pub purpose: String,
 }
 
+/// Milliseconds since the epoch.
+fn now_ms() -> u64 {
+    u64::try_from(crate::store::now_ms()).unwrap_or(0)
+}
+
+/// How long after the node's last false answer `/ready` keeps failing.
+pub const FALSE_ANSWER_MEMORY: Duration = Duration::from_secs(30);
+
+/// `{answer}`: a kind of the symbiote node's answers the relayer checks.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnswerLabels {
+    pub answer: String,
+}
+
+/// The kinds of the node's answers the relayer checks: blocks (with the light client) and state
+/// entries (with proofs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Blocks,
+    State,
+}
+
+impl Answer {
+    fn label(self) -> AnswerLabels {
+        AnswerLabels {
+            answer: match self {
+                Answer::Blocks => "blocks",
+                Answer::State => "state",
+            }
+            .to_string(),
+        }
+    }
+}
+
 /// The relayer's metrics; cheap to clone (shared).
 #[derive(Clone)]
 pub struct Metrics {
@@ -85,8 +119,11 @@ pub struct Metrics {
     pub releases_held: Counter<u64, AtomicU64>,
     /// Answers of the symbiote node found false against verified state.
     pub false_answers: Counter<u64, AtomicU64>,
-    /// 1 while the node's last checked answer was false (then `/ready` fails), else 0.
-    pub node_answer_false: Gauge,
+    /// By kind of answer (`blocks`, `state`): 1 while the node's last checked answer of that
+    /// kind was false (then `/ready` fails), else 0.
+    pub node_answer_false: Family<AnswerLabels, Gauge>,
+    /// When (ms since the epoch) the node last answered falsely; 0: never.
+    last_false_answer: Arc<AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -96,6 +133,27 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Records whether the node's last checked answer of kind `answer` was true; a false one is
+    /// counted and remembered for [`FALSE_ANSWER_MEMORY`].
+    pub fn answer_checked(&self, answer: Answer, truthful: bool) {
+        if !truthful {
+            self.false_answers.inc();
+            self.last_false_answer
+                .store(now_ms().max(1), Ordering::SeqCst);
+        }
+        self.node_answer_false
+            .get_or_create(&answer.label())
+            .set(i64::from(!truthful));
+    }
+
+    /// Whether the node answered falsely within the last [`FALSE_ANSWER_MEMORY`] (a node that
+    /// lies about some entries and not others is not trusted again at its first true answer).
+    pub fn node_lying(&self) -> bool {
+        let last = self.last_false_answer.load(Ordering::SeqCst);
+        let memory = u64::try_from(FALSE_ANSWER_MEMORY.as_millis()).unwrap_or(u64::MAX);
+        last != 0 && now_ms().saturating_sub(last) < memory
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("relayer");
         let followed_height = Gauge::default();
@@ -115,7 +173,7 @@ impl Metrics {
         let releases_paid = Counter::default();
         let releases_held = Counter::default();
         let false_answers = Counter::default();
-        let node_answer_false = Gauge::default();
+        let node_answer_false = Family::<AnswerLabels, Gauge>::default();
         registry.register(
             "node_false_answers",
             "Answers of the symbiote node whose proofs do not check against verified state",
@@ -123,7 +181,7 @@ impl Metrics {
         );
         registry.register(
             "node_answer_false",
-            "1 while the symbiote node's last checked answer was false",
+            "1 while the symbiote node's last checked answer of a kind (blocks, state) was false",
             node_answer_false.clone(),
         );
         registry.register(
@@ -218,6 +276,7 @@ impl Metrics {
             releases_held,
             false_answers,
             node_answer_false,
+            last_false_answer: Arc::new(AtomicU64::new(0)),
         }
     }
 

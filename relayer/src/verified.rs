@@ -17,7 +17,7 @@ use symbiote::tx::DepositId;
 use symbiote::types::Nonce;
 use symbiote::verified::{DepositView, ReadError, Trusted, VerifiedView};
 
-use crate::metrics::Metrics;
+use crate::metrics::{Answer, Metrics};
 use crate::retry::StepError;
 use crate::store::Store;
 
@@ -61,7 +61,7 @@ impl VerifiedNode {
     fn checked<T>(&self, result: Result<T, ReadError>) -> Result<T, StepError> {
         match result {
             Ok(value) => {
-                self.metrics.node_answer_false.set(0);
+                self.metrics.answer_checked(Answer::State, true);
                 Ok(value)
             }
             Err(ReadError::Lie {
@@ -70,8 +70,7 @@ impl VerifiedNode {
                 reason,
             }) => {
                 tracing::error!(node = %self.node.url(), height = height.get(), %entry, %reason, "the symbiote node's answer is false; acting on nothing it said");
-                self.metrics.false_answers.inc();
-                self.metrics.node_answer_false.set(1);
+                self.metrics.answer_checked(Answer::State, false);
                 Err(ReadError::Lie {
                     height,
                     entry,

@@ -21,6 +21,7 @@ pub mod process;
 pub mod rpc;
 pub mod solana;
 pub mod symbiote;
+pub mod tamper;
 pub mod tools;
 
 pub use anvil::Anvil;

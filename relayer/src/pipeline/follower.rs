@@ -10,7 +10,7 @@ use symbiote::genesis::Genesis;
 use symbiote::light_client::{LightClient, LightClientError};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Answer, Metrics};
 use crate::store::{Store, StoreError};
 
 /// Why following stopped for now.
@@ -123,7 +123,14 @@ impl Follower {
                 match self.step(c).await {
                     Ok(0) => {}
                     Ok(n) => {
+                        self.metrics.answer_checked(Answer::Blocks, true);
                         tracing::debug!(blocks = n, height = c.head().height.get(), "followed")
+                    }
+                    Err(e @ (FollowError::Verify { .. } | FollowError::Block { .. })) => {
+                        // The node served a block its validators did not finalize as served.
+                        tracing::error!(node = %self.node.url(), error = %e, "the symbiote node served a false block; storing nothing from it");
+                        self.metrics.answer_checked(Answer::Blocks, false);
+                        client = None;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "following stopped; retrying");
