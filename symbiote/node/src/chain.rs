@@ -236,10 +236,11 @@ impl Chain {
                 got: tx.nonce,
             });
         }
-        if tx.nonce == expected {
+        let executable = tx.nonce == expected;
+        if executable {
             state.check_transaction(&tx)?;
         }
-        let added = inner.mempool.insert(hash, tx)?;
+        let added = inner.mempool.insert(hash, tx, executable)?;
         Ok((hash, added))
     }
 

@@ -28,8 +28,14 @@ pub struct Mempool {
 
 impl Mempool {
     /// Adds a transaction; `false` if it is already there. Refused when the pool or the
-    /// sender's share of it is full.
-    pub fn insert(&mut self, hash: Hash, tx: SignedTransaction) -> Result<bool, SubmitError> {
+    /// sender's share of it is full, except that a transaction `executable` now (the sender's
+    /// next nonce) is taken past the sender's share: it is what lets the waiting ones go in.
+    pub fn insert(
+        &mut self,
+        hash: Hash,
+        tx: SignedTransaction,
+        executable: bool,
+    ) -> Result<bool, SubmitError> {
         if self.known.contains(&hash) {
             return Ok(false);
         }
@@ -37,7 +43,7 @@ impl Mempool {
             return Err(SubmitError::MempoolFull(MEMPOOL_CAPACITY));
         }
         let count = self.per_sender.get(&tx.sender).copied().unwrap_or(0);
-        if count >= MAX_PER_SENDER {
+        if count >= MAX_PER_SENDER && !executable {
             return Err(SubmitError::SenderFull {
                 sender: tx.sender,
                 count,

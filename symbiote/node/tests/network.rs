@@ -153,3 +153,93 @@ async fn a_transaction_sent_to_any_validator_is_finalized_and_a_bad_one_is_refus
     let body = garbage.text().await.unwrap();
     assert!(body.contains("transaction"), "{body}");
 }
+
+/// Submits a transfer of 1 from `sender` at `nonce` to a fresh key; the node's answer.
+async fn transfer(
+    client: &NodeClient,
+    symbiote: symbiote::types::SymbioteId,
+    sender: &Keypair,
+    nonce: u64,
+) -> Result<symbiote::wire::SubmitReply, symbiote::client::ClientError> {
+    let tx = SignedTransaction::sign(
+        sender,
+        symbiote,
+        symbiote::types::Nonce::new(nonce),
+        Transaction::Transfer {
+            to: Keypair::generate().public(),
+            asset: Asset::Native,
+            amount: Amount::new(1),
+        },
+    );
+    client.submit(&tx).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_future_nonces_does_not_delay_a_valid_transfer() {
+    let net = SymbioteNetwork::start(Path::new(BIN), &NetworkOptions::default())
+        .await
+        .unwrap();
+    let client = NodeClient::new(&net.url(0));
+    let symbiote = client.node_info().await.unwrap().symbiote;
+
+    // 10,000 transactions with future nonces from fresh keys that hold nothing: every one is
+    // refused, and none is queued.
+    let mut refused = 0;
+    for round in 0..10_000 / 50 {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let client = client.clone();
+            set.spawn(async move {
+                let key = Keypair::generate();
+                transfer(&client, symbiote, &key, 1 + (round * 50 + i) % 30).await
+            });
+        }
+        while let Some(result) = set.join_next().await {
+            let err = result.unwrap().unwrap_err();
+            assert_eq!(err.status(), Some(400), "{err}");
+            assert!(err.to_string().contains("no account"), "{err}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 10_000);
+    assert_eq!(client.node_info().await.unwrap().mempool, 0);
+
+    // A funded sender queues at most its share of future nonces, and no nonce too far ahead.
+    let funded = keyfile::read(&net.dir().join("validator-2.key")).unwrap();
+    let next = client.account(&funded.public()).await.unwrap().nonce.get();
+    let far = transfer(&client, symbiote, &funded, next + 1_000).await;
+    assert!(far.unwrap_err().to_string().contains("ahead"));
+    let mut queued = 0;
+    for nonce in next + 1..=next + 40 {
+        match transfer(&client, symbiote, &funded, nonce).await {
+            Ok(_) => queued += 1,
+            Err(e) => assert_eq!(e.status(), Some(400), "{e}"),
+        }
+    }
+    assert_eq!(queued, 32);
+    // Its next nonce is still taken, past its share: it lets the waiting ones go in.
+    transfer(&client, symbiote, &funded, next).await.unwrap();
+
+    // A valid transfer from another sender goes in within a few blocks.
+    let sender = keyfile::read(&net.dir().join("validator-1.key")).unwrap();
+    let nonce = client.account(&sender.public()).await.unwrap().nonce.get();
+    let submitted_at = client.head().await.unwrap().height.get();
+    let reply = transfer(&client, symbiote, &sender, nonce).await.unwrap();
+    let started = Instant::now();
+    let included = loop {
+        if let symbiote::wire::TxStatusReply::Included { height } =
+            client.tx_status(&reply.hash).await.unwrap()
+        {
+            break height.get();
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the valid transfer is not included"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        included <= submitted_at + 3,
+        "submitted at height {submitted_at}, included at {included}"
+    );
+}
