@@ -9,7 +9,8 @@ use relayer::config::Settings;
 use relayer::proof::{self, ProofDocument};
 use relayer::store::Store;
 use symbiote::client::NodeClient;
-use symbiote::types::HostchainId;
+use symbiote::state::StateKey;
+use symbiote::types::{Height, HostchainId};
 
 #[derive(Parser)]
 #[command(name = "relayer", version, about = "The symbiote relayer")]
@@ -43,7 +44,19 @@ enum Command {
         /// The block height.
         height: u64,
     },
-    /// Check a proof against the hostchains' RPC endpoints only (no relayer database).
+    /// Print the JSON proof that state entries of the relayer's symbiote have their values (or
+    /// none) at a finalized height, checked before it is printed.
+    StateProof {
+        /// The finalized height.
+        height: u64,
+        /// The entries: meta, sets, account:<key>, minted:<hostchain>:<tx>:<index>,
+        /// pending:<hostchain>:<tx>:<index>, cosignatures:<subject>, withdrawal:<nonce>,
+        /// proposal:<id>.
+        #[arg(required = true)]
+        entries: Vec<String>,
+    },
+    /// Check a proof: an anchor proof against the hostchains' RPC endpoints only (no relayer
+    /// database), a state proof against nothing but itself.
     Verify {
         /// The proof file (JSON).
         proof: PathBuf,
@@ -79,7 +92,10 @@ enum ScoutCommand {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    symbiote::process::init_logging(cli.log_json);
+    // Verifying prints its steps and nothing else: no stage or adapter logs.
+    if !matches!(cli.command, Command::Verify { .. }) {
+        symbiote::process::init_logging(cli.log_json);
+    }
     // Every subcommand starts from the same resolved configuration.
     let settings = Settings::load(&cli.config)?;
     match cli.command {
@@ -111,22 +127,38 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
+        Command::StateProof { height, entries } => {
+            let genesis = settings.genesis()?;
+            let keys = entries
+                .iter()
+                .map(|e| e.parse::<StateKey>().map_err(anyhow::Error::msg))
+                .collect::<Result<Vec<_>>>()?;
+            let node = NodeClient::new(&settings.config.symbiote.node_url);
+            let doc = proof::build_state(&node, genesis.symbiote_id(), Height::new(height), &keys)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
         Command::Verify { proof: path } => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let doc: ProofDocument = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a proof document", path.display()))?;
-            let adapters = relayer::build_adapters(&settings).await?;
-            let steps = proof::verify(&doc, &adapters).await;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            let steps = if value["kind"] == proof::STATE_DOCUMENT_KIND {
+                let doc: proof::StateDocument = serde_json::from_value(value)
+                    .with_context(|| format!("{} is not a state proof", path.display()))?;
+                proof::verify_state(&doc)
+            } else {
+                let doc: ProofDocument = serde_json::from_value(value)
+                    .with_context(|| format!("{} is not a proof document", path.display()))?;
+                let adapters = relayer::build_adapters(&settings).await?;
+                proof::verify(&doc, &adapters).await
+            };
             println!("{}", serde_json::to_string_pretty(&steps)?);
             if let Some(failed) = steps.iter().find(|s| !s.ok) {
                 bail!("proof does not verify: {}: {}", failed.step, failed.detail);
             }
-            eprintln!(
-                "proof verified: block {} is anchored on {} hostchain(s)",
-                doc.height,
-                doc.anchors.len()
-            );
+            eprintln!("proof verified");
             Ok(())
         }
         Command::Scout(ScoutCommand::Check {

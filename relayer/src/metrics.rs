@@ -96,6 +96,8 @@ pub struct Metrics {
     pub anchors_broadcast: Counter<u64, AtomicU64>,
     /// Anchors that became final.
     pub anchors_final: Counter<u64, AtomicU64>,
+    /// Final anchors found no longer where they were final (a reorg deeper than the depth).
+    pub final_anchors_reorged: Counter<u64, AtomicU64>,
     /// Fee-bumped replacements.
     pub replacements: Counter<u64, AtomicU64>,
     /// Failed calls by hostchain and error kind.
@@ -162,6 +164,12 @@ impl Metrics {
         let confirmation_lag_blocks = Family::<ChainLabels, Gauge>::default();
         let anchors_broadcast = Counter::default();
         let anchors_final = Counter::default();
+        let final_anchors_reorged = Counter::default();
+        registry.register(
+            "final_anchors_reorged",
+            "Final anchors found no longer where they were final (a reorg deeper than the depth)",
+            final_anchors_reorged.clone(),
+        );
         let replacements = Counter::default();
         let rpc_errors = Family::<ErrorLabels, Counter<u64, AtomicU64>>::default();
         let store_errors = Counter::default();
@@ -264,6 +272,7 @@ impl Metrics {
             confirmation_lag_blocks,
             anchors_broadcast,
             anchors_final,
+            final_anchors_reorged,
             replacements,
             rpc_errors,
             store_errors,

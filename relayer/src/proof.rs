@@ -7,9 +7,12 @@
 //! says exactly which step fails.
 
 use serde::{Deserialize, Serialize};
+use symbiote::block::Header;
+use symbiote::certificate::QuorumCertificate;
 use symbiote::client::NodeClient;
 use symbiote::hash::Hash;
 use symbiote::proof::AnchorProof;
+use symbiote::state::{StateKey, StateProof};
 use symbiote::types::{Height, HostchainId, Sequence, SymbioteId};
 use symbiote::validators::ValidatorSet;
 
@@ -179,6 +182,17 @@ pub async fn verify(doc: &ProofDocument, adapters: &crate::config::Adapters) -> 
     );
     let commitment = &doc.proof.commitment.commitment;
     check(
+        "symbiote",
+        if commitment.symbiote == doc.symbiote {
+            Ok(format!("symbiote {}", doc.symbiote))
+        } else {
+            Err(format!(
+                "the commitment is of symbiote {}, the proof says {}",
+                commitment.symbiote, doc.symbiote
+            ))
+        },
+    );
+    check(
         "commitment certificate",
         commitment
             .verify(&doc.validators)
@@ -219,6 +233,21 @@ pub async fn verify(doc: &ProofDocument, adapters: &crate::config::Adapters) -> 
                 "the transaction carries sequence {}, the proof says {}",
                 read.payload.sequence, anchor.sequence
             )),
+            Ok(read)
+                if read.inclusion.height != anchor.block_height
+                    || !read
+                        .inclusion
+                        .block_hash
+                        .eq_ignore_ascii_case(&anchor.block_hash) =>
+            {
+                Err(format!(
+                    "the transaction is in block {} {}, the proof says {} {}",
+                    read.inclusion.height,
+                    read.inclusion.block_hash,
+                    anchor.block_height,
+                    anchor.block_hash
+                ))
+            }
             Ok(read) if !read.fin => Err(format!(
                 "included at {} but not final yet ({} confirmations)",
                 read.inclusion.height, read.confirmations
@@ -235,6 +264,151 @@ pub async fn verify(doc: &ProofDocument, adapters: &crate::config::Adapters) -> 
             "anchors",
             Err("the proof lists no hostchain transaction".into()),
         );
+    }
+    steps
+}
+
+/// The `kind` of a state proof document.
+pub const STATE_DOCUMENT_KIND: &str = "state";
+
+/// A proof that, at a finalized height of a symbiote, state entries have the given values (or
+/// none): the block's header with its quorum certificate and the validator set that signed it,
+/// and each entry's proof against the header's state root.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateDocument {
+    /// Format version ([`PROOF_VERSION`]).
+    pub version: u32,
+    /// [`STATE_DOCUMENT_KIND`].
+    pub kind: String,
+    /// The symbiote.
+    pub symbiote: SymbioteId,
+    /// The finalized block's header.
+    pub header: Header,
+    /// Its quorum certificate.
+    pub certificate: QuorumCertificate,
+    /// The validator set that signed it (its hash is the header's `validator_set_hash`).
+    pub validators: ValidatorSet,
+    /// The entries with their proofs.
+    pub proofs: Vec<StateProof>,
+}
+
+/// Builds the proof of entries `keys` at finalized `height` from the node. Everything the node
+/// answers is checked before it is written down.
+pub async fn build_state(
+    node: &NodeClient,
+    symbiote: SymbioteId,
+    height: Height,
+    keys: &[StateKey],
+) -> Result<StateDocument, BuildError> {
+    let block = node.block(height).await?.ok_or_else(|| {
+        BuildError::Inconsistent(format!("the node has no finalized block {height}"))
+    })?;
+    let validators = node.validators_at(height).await?;
+    let reply = node.state_proofs(Some(height), keys).await?;
+    let doc = StateDocument {
+        version: PROOF_VERSION,
+        kind: STATE_DOCUMENT_KIND.to_string(),
+        symbiote,
+        header: block.block.header,
+        certificate: block.certificate,
+        validators,
+        proofs: reply.proofs,
+    };
+    if let Some(failed) = verify_state(&doc).into_iter().find(|s| !s.ok) {
+        return Err(BuildError::Inconsistent(format!(
+            "the node's answer does not verify: {}: {}",
+            failed.step, failed.detail
+        )));
+    }
+    Ok(doc)
+}
+
+/// Checks every claim of a state document: the header is of the symbiote and signed by a
+/// quorum of the listed validator set (which is the one the header names), and each entry's
+/// proof leads to the header's state root. Needs nothing but the document; the reader checks
+/// the validator set's hash against the one it trusts (printed in the `validators` step).
+pub fn verify_state(doc: &StateDocument) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut check = |step: &str, result: Result<String, String>| {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        steps.push(Step {
+            step: step.to_string(),
+            ok,
+            detail,
+        });
+    };
+    check(
+        "format",
+        if doc.version == PROOF_VERSION && doc.kind == STATE_DOCUMENT_KIND {
+            Ok(format!("state proof, version {PROOF_VERSION}"))
+        } else {
+            Err(format!(
+                "unsupported {} document version {}",
+                doc.kind, doc.version
+            ))
+        },
+    );
+    let header = &doc.header;
+    check(
+        "header",
+        if header.symbiote != doc.symbiote {
+            Err(format!(
+                "the header is of symbiote {}, the document says {}",
+                header.symbiote, doc.symbiote
+            ))
+        } else if doc.certificate.symbiote != doc.symbiote
+            || doc.certificate.height != header.height
+            || doc.certificate.block_hash != header.hash()
+        {
+            Err(format!(
+                "the certificate signs block {} {} of {}, not this header ({} {})",
+                doc.certificate.height,
+                doc.certificate.block_hash,
+                doc.certificate.symbiote,
+                header.height,
+                header.hash()
+            ))
+        } else {
+            Ok(format!("block {} {}", header.height, header.hash()))
+        },
+    );
+    check(
+        "validators",
+        if doc.validators.hash() == header.validator_set_hash {
+            Ok(format!("validator set {}", header.validator_set_hash))
+        } else {
+            Err(format!(
+                "the listed set hashes to {}, the header names {}",
+                doc.validators.hash(),
+                header.validator_set_hash
+            ))
+        },
+    );
+    check(
+        "certificate",
+        doc.certificate
+            .verify(&doc.validators)
+            .map(|()| "signed by a quorum".to_string())
+            .map_err(|e| e.to_string()),
+    );
+    for proof in &doc.proofs {
+        let result = proof
+            .verify(&header.state_root)
+            .map_err(|e| e.to_string())
+            .and_then(|entry| match entry {
+                Some(entry) => serde_json::to_string(&entry).map_err(|e| e.to_string()),
+                None => Ok("none".to_string()),
+            });
+        check(
+            &format!("{} at height {}", proof.key, header.height),
+            result,
+        );
+    }
+    if doc.proofs.is_empty() {
+        check("entries", Err("the document proves no entry".into()));
     }
     steps
 }

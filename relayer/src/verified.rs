@@ -3,8 +3,9 @@
 //!
 //! The node's API is only a transport. An answer whose proofs do not check is logged at error
 //! with the height and the entry, counted in `relayer_node_false_answers`, and makes `/ready`
-//! fail (`relayer_node_answer_false` is 1) until an answer checks again; the step that asked
-//! fails, so nothing is signed or paid on it.
+//! fail for [`crate::metrics::FALSE_ANSWER_MEMORY`] after the last false answer; the step that
+//! asked fails, so nothing is signed or paid on it. A step that reads several entries reads
+//! them at one height ([`VerifiedNode::at`]).
 
 use std::collections::BTreeMap;
 
@@ -82,41 +83,32 @@ impl VerifiedNode {
         }
     }
 
-    async fn view(&self) -> Result<VerifiedView<'_>, StepError> {
-        Ok(VerifiedView::new(&self.node, self.trusted().await?))
+    /// The state of the last verified block, to read several entries at one height.
+    pub async fn at(&self) -> Result<StateAt<'_>, StepError> {
+        Ok(StateAt {
+            node: self,
+            view: VerifiedView::new(&self.node, self.trusted().await?),
+        })
     }
 
     /// The chain's counters.
     pub async fn meta(&self) -> Result<Meta, StepError> {
-        let view = self.view().await?;
-        self.checked(view.meta().await)
+        self.at().await?.meta().await
     }
 
     /// The validator, hostchain and relayer sets with their histories.
     pub async fn sets(&self) -> Result<SetHistory, StepError> {
-        let view = self.view().await?;
-        self.checked(view.sets().await)
+        self.at().await?.sets().await
     }
 
     /// An account.
     pub async fn account(&self, key: &PublicKey) -> Result<Account, StepError> {
-        let view = self.view().await?;
-        self.checked(view.account(key).await)
-    }
-
-    /// The withdrawal orders `nonces` that exist, by nonce.
-    pub async fn withdrawals(
-        &self,
-        nonces: &[Nonce],
-    ) -> Result<BTreeMap<Nonce, WithdrawalOrder>, StepError> {
-        let view = self.view().await?;
-        self.checked(view.withdrawals(nonces).await)
+        self.at().await?.account(key).await
     }
 
     /// What the state says of each deposit, in the order asked.
     pub async fn deposits(&self, ids: &[DepositId]) -> Result<Vec<DepositView>, StepError> {
-        let view = self.view().await?;
-        self.checked(view.deposits(ids).await)
+        self.at().await?.deposits(ids).await
     }
 
     /// The relayers' signatures of the hostchain message with digest `subject`.
@@ -124,7 +116,56 @@ impl VerifiedNode {
         &self,
         subject: &Hash,
     ) -> Result<BTreeMap<PublicKey, Vec<u8>>, StepError> {
-        let view = self.view().await?;
-        self.checked(view.cosignatures(subject).await)
+        self.at().await?.cosignatures(subject).await
+    }
+}
+
+/// The node read at one verified height: what a step that reads several entries uses, so that
+/// they all agree.
+pub struct StateAt<'a> {
+    node: &'a VerifiedNode,
+    view: VerifiedView<'a>,
+}
+
+impl StateAt<'_> {
+    /// The verified height read.
+    pub fn trusted(&self) -> Trusted {
+        self.view.at()
+    }
+
+    /// The chain's counters.
+    pub async fn meta(&self) -> Result<Meta, StepError> {
+        self.node.checked(self.view.meta().await)
+    }
+
+    /// The validator, hostchain and relayer sets with their histories.
+    pub async fn sets(&self) -> Result<SetHistory, StepError> {
+        self.node.checked(self.view.sets().await)
+    }
+
+    /// An account.
+    pub async fn account(&self, key: &PublicKey) -> Result<Account, StepError> {
+        self.node.checked(self.view.account(key).await)
+    }
+
+    /// The withdrawal orders `nonces` that exist, by nonce.
+    pub async fn withdrawals(
+        &self,
+        nonces: &[Nonce],
+    ) -> Result<BTreeMap<Nonce, WithdrawalOrder>, StepError> {
+        self.node.checked(self.view.withdrawals(nonces).await)
+    }
+
+    /// What the state says of each deposit, in the order asked.
+    pub async fn deposits(&self, ids: &[DepositId]) -> Result<Vec<DepositView>, StepError> {
+        self.node.checked(self.view.deposits(ids).await)
+    }
+
+    /// The relayers' signatures of the hostchain message with digest `subject`.
+    pub async fn cosignatures(
+        &self,
+        subject: &Hash,
+    ) -> Result<BTreeMap<PublicKey, Vec<u8>>, StepError> {
+        self.node.checked(self.view.cosignatures(subject).await)
     }
 }

@@ -1,7 +1,8 @@
 //! The anchorer's decisions, driven by a small in-memory fake behind the adapter traits:
 //! a stuck transaction is replaced (and the replacement stored before it is sent), a reorged-out
-//! anchor is sent again, a dropped one is prepared anew, and an anchor becomes final only when
-//! its adapter says so.
+//! anchor is sent again, a dropped one is prepared anew, an anchor becomes final only when
+//! its adapter says so, and a final anchor that a deeper reorg moves or removes is found and
+//! anchored again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -157,4 +158,48 @@ async fn stuck_replaced_reorged_resent_dropped_reprepared_then_final() {
             "final"
         ]
     );
+
+    // Still where it was final: the recheck changes nothing.
+    anchorer.recheck_final().await.unwrap();
+    assert_eq!(anchor().await.state, AnchorState::Final);
+
+    // A reorg deeper than the depth takes the final anchor's block away: found, sent again,
+    // the batch no longer anchored there; then final again at its new place.
+    script.lock().unwrap().status = Some(TxStatus::ReorgedOut {
+        previous: Inclusion {
+            height: 12,
+            block_hash: "block-12".into(),
+        },
+    });
+    anchorer.recheck_final().await.unwrap();
+    let a = anchor().await;
+    assert_eq!(a.state, AnchorState::Broadcast);
+    assert_eq!(a.inclusion, None, "the stale position is not kept");
+    assert_eq!(
+        store.batch(batch).await.unwrap().unwrap().state,
+        BatchState::Anchoring
+    );
+    script.lock().unwrap().status = Some(included(15, true));
+    anchorer.step().await.unwrap();
+    let a = anchor().await;
+    assert_eq!(a.state, AnchorState::Final);
+    assert_eq!(a.inclusion.unwrap().height, 15);
+    assert_eq!(
+        store.batch(batch).await.unwrap().unwrap().state,
+        BatchState::Anchored
+    );
+
+    // Re-included elsewhere (another block at the same height): the position is updated.
+    script.lock().unwrap().status = Some(TxStatus::Included {
+        inclusion: Inclusion {
+            height: 16,
+            block_hash: "block-16-other".into(),
+        },
+        confirmations: 9,
+        fin: true,
+    });
+    anchorer.recheck_final().await.unwrap();
+    let a = anchor().await;
+    assert_eq!(a.state, AnchorState::Final);
+    assert_eq!(a.inclusion.unwrap().block_hash, "block-16-other");
 }

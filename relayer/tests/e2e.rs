@@ -241,6 +241,10 @@ key_file = "solana.json"
     let (ok, out, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
     assert!(ok, "verify refused a good proof: {out}\n{err}");
     assert!(err.contains("proof verified"), "{err}");
+    assert!(
+        !err.contains(" INFO ") && !out.contains(" INFO "),
+        "verification logs: {err}"
+    );
     assert!(out.contains("hostchain bitcoin-regtest"), "{out}");
     assert!(out.contains("hostchain solana-local"), "{out}");
     assert!(out.contains("hostchain evm-31337"), "{out}");
@@ -259,15 +263,71 @@ key_file = "solana.json"
     assert!(!ok, "a proof with another aggregate root verified");
     assert!(err.contains("block -> commitment -> aggregate"), "{err}");
 
-    let mut doc: Value = serde_json::from_str(&proof).unwrap();
-    doc["anchors"][0]["sequence"] = Value::from(999);
-    std::fs::write(&proof_file, doc.to_string()).unwrap();
-    let (ok, _, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
-    assert!(!ok);
-    assert!(
-        err.contains("hostchain ") && err.contains("sequence"),
-        "{err}"
-    );
+    // Every claim is checked: each changed field fails, naming its step.
+    let original: Value = serde_json::from_str(&proof).unwrap();
+    let bump = |v: &Value| Value::from(v.as_u64().unwrap() + 1);
+    let other_hash = |v: &Value| {
+        let text = v.as_str().unwrap();
+        let last = if text.ends_with('0') { "1" } else { "0" };
+        Value::String(format!("{}{last}", &text[..text.len() - 1]))
+    };
+    type Change = Box<dyn Fn(&mut Value)>;
+    let changes: Vec<(&str, &str, Change)> = vec![
+        (
+            "sequence",
+            "hostchain ",
+            Box::new(|d| d["anchors"][0]["sequence"] = Value::from(999)),
+        ),
+        (
+            "block height",
+            "hostchain ",
+            Box::new(move |d| {
+                d["anchors"][0]["block_height"] = bump(&d["anchors"][0]["block_height"])
+            }),
+        ),
+        (
+            "block hash",
+            "hostchain ",
+            Box::new(move |d| {
+                d["anchors"][0]["block_hash"] = other_hash(&d["anchors"][0]["block_hash"])
+            }),
+        ),
+        (
+            "symbiote height",
+            "block",
+            Box::new(move |d| d["height"] = bump(&d["height"])),
+        ),
+        (
+            "block",
+            "block",
+            Box::new(move |d| d["block_hash"] = other_hash(&d["block_hash"])),
+        ),
+        (
+            "symbiote",
+            "symbiote",
+            Box::new(move |d| d["symbiote"] = other_hash(&d["symbiote"])),
+        ),
+        (
+            "validator weight",
+            "commitment certificate",
+            Box::new(|d| d["validators"]["validators"][0]["weight"] = Value::from(1_000)),
+        ),
+    ];
+    for (what, step, change) in changes {
+        let mut doc = original.clone();
+        change(&mut doc);
+        std::fs::write(&proof_file, doc.to_string()).unwrap();
+        let (ok, _, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
+        assert!(!ok, "a proof with a changed {what} verified");
+        let named = err
+            .lines()
+            .find(|l| l.contains("does not verify"))
+            .unwrap_or(&err);
+        assert!(
+            named.contains(&format!(": {step}")),
+            "changed {what}: {err}"
+        );
+    }
 }
 
 async fn wait_api(relayer: &RelayerProcess) {

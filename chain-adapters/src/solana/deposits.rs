@@ -174,6 +174,7 @@ impl SolanaAdapter {
                 .await
                 .map_err(|e| self.rpc_err("getSignaturesForAddress", &e))?;
             let full = page.len() == PAGE;
+            let previous = before;
             for entry in page {
                 let signature = Signature::from_str(&entry.signature).map_err(|e| {
                     self.err(
@@ -189,6 +190,17 @@ impl SolanaAdapter {
             }
             if !full {
                 break;
+            }
+            // A page that ends where the previous one did would be asked for again forever.
+            if before == previous {
+                return Err(self.err(
+                    ErrorKind::InvalidResponse,
+                    format!(
+                        "getSignaturesForAddress of {address} does not advance: a full page \
+                         ends at {} again",
+                        before.map_or_else(|| "nothing".to_string(), |s| s.to_string())
+                    ),
+                ));
             }
         }
         all.reverse();

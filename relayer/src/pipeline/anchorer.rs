@@ -48,6 +48,11 @@ pub struct HostchainAnchorer {
     pub metrics: Metrics,
 }
 
+/// How many of the newest final anchors of a hostchain are rechecked against its main chain.
+pub const FINAL_RECHECK_ANCHORS: i64 = 16;
+/// Final anchors are rechecked every this many passes.
+pub const FINAL_RECHECK_EVERY: u64 = 10;
+
 impl HostchainAnchorer {
     /// One pass over the open anchors.
     pub async fn step(&self) -> Result<(), StoreError> {
@@ -69,6 +74,54 @@ impl HostchainAnchorer {
             }
         }
         Ok(())
+    }
+
+    /// Rechecks the newest final anchors: one whose transaction is no longer where it was
+    /// stored (a reorg deeper than the confirmation depth) is reported at error and followed
+    /// again from where it is now: re-sent if it left the chain, its position updated if it is
+    /// elsewhere. The stored position is never left stale.
+    pub async fn recheck_final(&self) -> Result<(), StoreError> {
+        for anchor in self
+            .store
+            .recent_final_anchors(&self.hostchain, FINAL_RECHECK_ANCHORS)
+            .await?
+        {
+            if let Err(e) = self.recheck(&anchor).await {
+                self.metrics.failure(self.hostchain.as_str(), &e);
+                tracing::warn!(anchor = %anchor.id, hostchain = %self.hostchain, error = %e, "cannot recheck a final anchor");
+            }
+        }
+        Ok(())
+    }
+
+    async fn recheck(&self, anchor: &AnchorRow) -> Result<(), StepError> {
+        let (Some(id), Some(inclusion)) = (&anchor.tx_id, &anchor.inclusion) else {
+            return Ok(());
+        };
+        let purpose = anchor.purpose();
+        let progress = self
+            .tracker
+            .follow(Watch {
+                purpose: &purpose,
+                seen: Some((id.as_str(), inclusion)),
+                waiting_since: anchor.state_since,
+                stored_since: None,
+            })
+            .await?;
+        if let Progress::Included {
+            tx_id,
+            inclusion: now,
+            fin: true,
+            ..
+        } = &progress
+            && tx_id == id
+            && now == inclusion
+        {
+            return Ok(());
+        }
+        tracing::error!(anchor = %anchor.id, hostchain = %self.hostchain, sequence = %anchor.sequence, tx = %id, block = inclusion.height, block_hash = %inclusion.block_hash, "a final anchor is no longer where it was final: reorg deeper than the confirmation depth; anchoring again");
+        self.metrics.final_anchors_reorged.inc();
+        self.apply(anchor, progress).await
     }
 
     async fn failed(&self, anchor: &AnchorRow, error: &StepError) -> Result<(), StoreError> {
@@ -184,6 +237,11 @@ impl HostchainAnchorer {
                 stored_since: None,
             })
             .await?;
+        self.apply(anchor, progress).await
+    }
+
+    /// Records what following `anchor`'s transactions found.
+    async fn apply(&self, anchor: &AnchorRow, progress: Progress) -> Result<(), StepError> {
         match progress {
             Progress::Waiting { .. } => Ok(()),
             Progress::Included {
@@ -263,10 +321,18 @@ impl HostchainAnchorer {
 
     /// Drives anchors until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut passes: u64 = 0;
         loop {
             if let Err(e) = self.step().await {
                 self.metrics.failure(self.hostchain.as_str(), &e);
                 tracing::error!(hostchain = %self.hostchain, error = %e, "anchorer cannot read its anchors");
+            }
+            passes = passes.wrapping_add(1);
+            if passes.is_multiple_of(FINAL_RECHECK_EVERY)
+                && let Err(e) = self.recheck_final().await
+            {
+                self.metrics.failure(self.hostchain.as_str(), &e);
+                tracing::error!(hostchain = %self.hostchain, error = %e, "anchorer cannot read its final anchors");
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,

@@ -74,6 +74,24 @@ impl Store {
         self.rows_with("anchors", "id", query, |c| c.read()).await
     }
 
+    /// The `limit` final anchors of `hostchain` with the highest sequences: those a reorg deeper
+    /// than the confirmation depth could still undo, rechecked after they became final.
+    pub async fn recent_final_anchors(
+        &self,
+        hostchain: &HostchainId,
+        limit: i64,
+    ) -> Result<Vec<AnchorRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM anchors WHERE hostchain = $1 AND state = $2 \
+             ORDER BY sequence DESC LIMIT $3"
+        );
+        let query = sqlx::query(&sql)
+            .bind(hostchain.as_str())
+            .bind(AnchorState::Final.as_str())
+            .bind(limit);
+        self.rows_with("anchors", "id", query, |c| c.read()).await
+    }
+
     /// Anchors, newest first, optionally of one batch.
     pub async fn anchors(
         &self,
@@ -174,6 +192,21 @@ impl Store {
         if to != anchor.state {
             let change = Change::new(Entity::Anchor, anchor.id.0, Some(anchor.state), to);
             change.record(&mut t, reason, now).await?;
+        }
+        if anchor.state == AnchorState::Final && to != AnchorState::Final {
+            // A final anchor left the hostchain's main chain: its batch is not anchored there
+            // any more until it is final again.
+            let undone = sqlx::query("UPDATE batches SET state = $1 WHERE id = $2 AND state = $3")
+                .bind(BatchState::Anchoring.as_str())
+                .bind(anchor.batch_id.0)
+                .bind(BatchState::Anchored.as_str())
+                .execute(&mut *t)
+                .await?;
+            if undone.rows_affected() > 0 {
+                let (from, back) = (BatchState::Anchored, BatchState::Anchoring);
+                let change = Change::new(Entity::Batch, anchor.batch_id.0, Some(from), back);
+                change.record(&mut t, reason, now).await?;
+            }
         }
         if to == AnchorState::Final {
             let row = sqlx::query(

@@ -82,33 +82,54 @@ pub struct NodeClient {
 /// its certificate, or a page of proofs, fits with room to spare.
 pub const MAX_REPLY_BYTES: usize = 4 * crate::block::MAX_BLOCK_LEN;
 
-/// Reads a reply's body, refusing one longer than `limit` bytes before reading it whole.
-pub async fn read_body(
+/// Why a reply's body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the reply is longer than {limit} bytes")]
+    TooLong { limit: usize },
+    #[error(transparent)]
+    Http(reqwest::Error),
+}
+
+/// Reads a reply's body, refusing one longer than `limit` bytes before reading it whole (by
+/// its announced length, then as it arrives). Errors name no URL: callers add it where it may
+/// be shown.
+pub async fn read_limited(
     mut response: reqwest::Response,
-    url: &str,
     limit: usize,
-) -> Result<Vec<u8>, ClientError> {
-    let too_long = || ClientError::TooLong {
-        url: url.to_string(),
-        limit,
-    };
+) -> Result<Vec<u8>, BodyError> {
     if response
         .content_length()
         .is_some_and(|len| usize::try_from(len).map_or(true, |len| len > limit))
     {
-        return Err(too_long());
+        return Err(BodyError::TooLong { limit });
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|source| ClientError::Http {
-        url: url.to_string(),
-        source,
-    })? {
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Http)? {
         if body.len() + chunk.len() > limit {
-            return Err(too_long());
+            return Err(BodyError::TooLong { limit });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// [`read_limited`], its errors naming `url`.
+pub async fn read_body(
+    response: reqwest::Response,
+    url: &str,
+    limit: usize,
+) -> Result<Vec<u8>, ClientError> {
+    read_limited(response, limit).await.map_err(|e| match e {
+        BodyError::TooLong { limit } => ClientError::TooLong {
+            url: url.to_string(),
+            limit,
+        },
+        BodyError::Http(source) => ClientError::Http {
+            url: url.to_string(),
+            source,
+        },
+    })
 }
 
 /// Reads a JSON reply of at most [`MAX_REPLY_BYTES`].

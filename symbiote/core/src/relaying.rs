@@ -76,6 +76,12 @@ impl Execution<'_> {
             }
             let key = StateKey::PendingMint(deposit.id.clone());
             let mut pending: Vec<PendingMint> = self.read(&key)?.unwrap_or_default();
+            // An attester stands by one content per deposit: a new one replaces its earlier
+            // one, so the entry holds at most one content per relayer.
+            for other in pending.iter_mut().filter(|p| &p.deposit != deposit) {
+                other.attesters.remove(sender);
+            }
+            pending.retain(|p| !p.attesters.is_empty() || &p.deposit == deposit);
             let index = match pending.iter().position(|p| &p.deposit == deposit) {
                 Some(index) => index,
                 None => {

@@ -273,6 +273,41 @@ fn attestations_of_different_contents_do_not_add_up() {
 }
 
 #[test]
+fn a_faulty_relayer_cannot_grow_a_deposits_attestations() {
+    let mut w = world(2);
+    let honest = w.deposit("0xaa03", 500);
+    // Relayer 1 attests a thousand different contents for the same deposit: only its last
+    // stands, next to the honest relayer's.
+    w.run(
+        0,
+        Transaction::Attest {
+            deposits: vec![honest.clone()],
+        },
+    );
+    for amount in 1..=1_000u128 {
+        let mut fake = honest.clone();
+        fake.amount = Amount::new(10_000 + amount);
+        w.run(
+            1,
+            Transaction::Attest {
+                deposits: vec![fake],
+            },
+        );
+    }
+    let pending = w.state.pending_mint(&honest.id).unwrap();
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert_eq!(pending[1].deposit.amount, Amount::new(11_000));
+    // Changing its mind to the honest content mints it, the fake content gone.
+    w.run(
+        1,
+        Transaction::Attest {
+            deposits: vec![honest.clone()],
+        },
+    );
+    assert_eq!(w.balance(), Amount::new(500));
+}
+
+#[test]
 fn attestations_from_outside_the_set_or_malformed_are_refused() {
     let mut w = world(2);
     let deposit = w.deposit("0xaa03", 1);

@@ -89,7 +89,9 @@ impl From<ChainError> for ApiError {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
             ChainError::NotYetFinal { .. } => ApiError::not_found(e.to_string()),
-            ChainError::TooManyEntries { .. } => ApiError::bad_request(e.to_string()),
+            ChainError::TooManyEntries { .. }
+            | ChainError::RepeatedEntry(_)
+            | ChainError::ReplyTooLarge { .. } => ApiError::bad_request(e.to_string()),
             _ => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         }
     }

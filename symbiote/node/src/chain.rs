@@ -62,6 +62,10 @@ pub enum ChainError {
     NotYetFinal { asked: Height, head: Height },
     #[error("{count} state entries asked at once; at most {max}")]
     TooManyEntries { count: usize, max: usize },
+    #[error("state entry {0} is asked twice")]
+    RepeatedEntry(String),
+    #[error("the entries asked hold more than {max} bytes; ask fewer at once")]
+    ReplyTooLarge { max: usize },
     #[error("proving task: {0}")]
     Task(String),
 }
@@ -126,7 +130,15 @@ pub struct Chain {
     inner: Mutex<Inner>,
     /// The finalized height, for followers (block streams, catch-up).
     head_height: watch::Sender<Height>,
+    /// Proof requests served at once; more wait their turn, outside the chain's lock.
+    provers: tokio::sync::Semaphore,
 }
+
+/// How many state proof requests a node serves at once.
+pub const CONCURRENT_PROOFS: usize = 4;
+
+/// The most value bytes one state proof reply carries.
+pub const MAX_PROOF_REPLY_BYTES: usize = 8 * 1024 * 1024;
 
 /// The validator expected to propose the next block under `set` in the fixed-proposer scheme:
 /// the first validator of the set's canonical order.
@@ -180,6 +192,7 @@ impl Chain {
                 executed: None,
             }),
             head_height,
+            provers: tokio::sync::Semaphore::new(CONCURRENT_PROOFS),
         }))
     }
 
@@ -394,15 +407,25 @@ impl Chain {
             .map(|t| t.hash())
             .collect();
         let state = &inner.state;
-        let mut keep = std::collections::HashSet::new();
-        // Drop what was included and what can never be valid again (a used nonce).
-        for (hash, tx) in inner.mempool.iter() {
-            let next = state.account(&tx.sender).map(|a| a.nonce);
-            if !included.contains(hash) && next.map_or(true, |next| tx.nonce >= next) {
-                keep.insert(*hash);
-            }
+        // Drop what was included and what can never be valid again (a used nonce): only the
+        // senders of this block's transactions have new nonces.
+        let senders: std::collections::HashSet<PublicKey> = finalized
+            .block
+            .transactions
+            .iter()
+            .map(|tx| tx.sender)
+            .collect();
+        let mut next = std::collections::HashMap::new();
+        for sender in &senders {
+            next.insert(*sender, state.account(sender).map(|a| a.nonce).ok());
         }
-        inner.mempool.retain(|hash, _| keep.contains(hash));
+        inner.mempool.retain(|hash, tx| {
+            !included.contains(hash)
+                && next
+                    .get(&tx.sender)
+                    .is_none_or(|n| n.is_none_or(|n| tx.nonce >= n))
+        });
+        inner.mempool.expire(std::time::Instant::now());
         drop(guard);
         self.head_height.send_replace(height);
         Ok(height)
@@ -421,6 +444,33 @@ impl Chain {
                 max: MAX_PROOF_ENTRIES,
             });
         }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(repeated) = keys.iter().find(|k| !seen.insert(*k)) {
+            return Err(ChainError::RepeatedEntry(repeated.to_string()));
+        }
+        let _permit = self
+            .provers
+            .acquire()
+            .await
+            .map_err(|e| ChainError::Task(e.to_string()))?;
+        let (header, proofs) = self.prove_unchecked(height, keys).await?;
+        let bytes: usize = proofs
+            .iter()
+            .map(|p| p.value.as_ref().map_or(0, Vec::len))
+            .sum();
+        if bytes > MAX_PROOF_REPLY_BYTES {
+            return Err(ChainError::ReplyTooLarge {
+                max: MAX_PROOF_REPLY_BYTES,
+            });
+        }
+        Ok((header, proofs))
+    }
+
+    async fn prove_unchecked(
+        &self,
+        height: Option<Height>,
+        keys: Vec<StateKey>,
+    ) -> Result<(Header, Vec<StateProof>), ChainError> {
         {
             let inner = self.inner.lock().await;
             let head = inner.head.height;

@@ -6,23 +6,24 @@ use symbiote::types::Nonce;
 
 use super::ReleaseStage;
 use crate::retry::StepError;
+use crate::verified::StateAt;
 
 /// How many orders one page asks for.
 const PAGE: u64 = 100;
 
 impl ReleaseStage {
     /// Records the symbiote's new withdrawal orders for this hostchain.
-    pub async fn take_orders(&self) -> Result<(), StepError> {
+    pub async fn take_orders(&self, state: &StateAt<'_>) -> Result<(), StepError> {
         let store = &self.ctx.store;
         let mut next = store
             .withdrawal_cursor(&self.hostchain)
             .await?
             .max(Nonce::new(1));
-        let end = self.ctx.state.meta().await?.next_withdrawal;
+        let end = state.meta().await?.next_withdrawal;
         while next < end {
             let last = next.get().saturating_add(PAGE).min(end.get());
             let nonces: Vec<Nonce> = (next.get()..last).map(Nonce::new).collect();
-            let orders = self.ctx.state.withdrawals(&nonces).await?;
+            let orders = state.withdrawals(&nonces).await?;
             for nonce in &nonces {
                 let Some(order) = orders.get(nonce) else {
                     return Err(StepError::Inconsistent(format!(

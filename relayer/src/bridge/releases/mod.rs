@@ -59,8 +59,9 @@ pub struct ReleaseStage {
 impl ReleaseStage {
     /// One pass over the open releases.
     pub async fn step(&self) -> Result<(), StepError> {
-        self.take_orders().await?;
-        let relayers = self.ctx.state.sets().await?.relayers.current().clone();
+        let state = self.ctx.state.at().await?;
+        self.take_orders(&state).await?;
+        let relayers = state.sets().await?.relayers.current().clone();
         let now = now_ms();
         let due: Vec<ReleaseRow> = self
             .ctx
@@ -71,7 +72,7 @@ impl ReleaseStage {
             .filter(|row| row.next_attempt_at <= now)
             .collect();
         let nonces: Vec<Nonce> = due.iter().map(|row| row.nonce).collect();
-        let orders = self.ctx.state.withdrawals(&nonces).await?;
+        let orders = state.withdrawals(&nonces).await?;
         let mut outbox = Outbox::default();
         for row in due {
             let Some(order) = orders.get(&row.nonce) else {
@@ -80,7 +81,15 @@ impl ReleaseStage {
                     row.nonce
                 )));
             };
-            if let Err(e) = self.advance(&row, order, &relayers, &mut outbox).await {
+            // What is signed and paid comes from the stored row: it must be the proven order.
+            let result = match same_order(&row, order) {
+                Ok(()) => self.advance(&row, order, &relayers, &mut outbox).await,
+                Err(e) => {
+                    tracing::error!(hostchain = %self.hostchain, nonce = %row.nonce, error = %e, "stored release differs from the symbiote's order; not acting on it");
+                    Err(e)
+                }
+            };
+            if let Err(e) = result {
                 self.failed(&row, &e).await?;
             }
         }
@@ -197,5 +206,24 @@ impl ReleaseStage {
             self.step()
         })
         .await
+    }
+}
+
+/// Whether the stored release `row` says what the proven withdrawal order says.
+fn same_order(row: &ReleaseRow, order: &WithdrawalOrder) -> Result<(), StepError> {
+    let differs = [
+        ("hostchain", row.hostchain != order.hostchain),
+        ("token", row.token != order.token),
+        ("amount", row.amount != order.amount),
+        ("destination", row.destination != order.destination),
+        ("burner", row.burner != order.burner),
+        ("height", row.order_height != order.height),
+    ];
+    match differs.iter().find(|(_, d)| *d) {
+        Some((field, _)) => Err(StepError::Inconsistent(format!(
+            "the stored release {} has another {field} than the symbiote's withdrawal order",
+            row.nonce
+        ))),
+        None => Ok(()),
     }
 }

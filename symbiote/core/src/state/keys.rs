@@ -145,3 +145,101 @@ pub(crate) fn decode_value<T: BorshDeserialize>(
         reason: e.to_string(),
     })
 }
+
+/// Parses an entry's name as a user writes it: `meta`, `sets`, `account:<key hex>`,
+/// `minted:<hostchain>:<tx>:<index>`, `pending:<hostchain>:<tx>:<index>`,
+/// `cosignatures:<subject hex>`, `withdrawal:<nonce>`, `proposal:<id>`. A hostchain
+/// transaction id may itself contain `:`; the index is after the last one.
+impl std::str::FromStr for StateKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (kind, rest) = text.split_once(':').unwrap_or((text, ""));
+        let number = |what: &str| {
+            rest.parse::<u64>()
+                .map_err(|e| format!("{what} in {text:?}: {e}"))
+        };
+        let deposit = || -> Result<DepositId, String> {
+            let (hostchain, tail) = rest
+                .split_once(':')
+                .ok_or_else(|| format!("{text:?}: expected {kind}:<hostchain>:<tx>:<index>"))?;
+            let (tx, index) = tail
+                .rsplit_once(':')
+                .ok_or_else(|| format!("{text:?}: expected {kind}:<hostchain>:<tx>:<index>"))?;
+            Ok(DepositId {
+                hostchain: crate::types::HostchainId::new(hostchain)
+                    .map_err(|e| format!("hostchain in {text:?}: {e}"))?,
+                tx: crate::types::HostTxId::new(tx).map_err(|e| format!("tx in {text:?}: {e}"))?,
+                index: index
+                    .parse()
+                    .map_err(|e| format!("index in {text:?}: {e}"))?,
+            })
+        };
+        let key = match kind {
+            "meta" if rest.is_empty() => StateKey::Meta,
+            "sets" if rest.is_empty() => StateKey::Sets,
+            "account" => StateKey::Account(
+                rest.parse()
+                    .map_err(|e| format!("account key in {text:?}: {e}"))?,
+            ),
+            "minted" => StateKey::Minted(deposit()?),
+            "pending" => StateKey::PendingMint(deposit()?),
+            "cosignatures" => StateKey::Cosignatures(
+                rest.parse()
+                    .map_err(|e| format!("subject in {text:?}: {e}"))?,
+            ),
+            "withdrawal" => StateKey::Withdrawal(Nonce::new(number("nonce")?)),
+            "proposal" => StateKey::Proposal(ProposalId(number("proposal id")?)),
+            _ => {
+                return Err(format!(
+                    "{text:?} names no state entry; one of meta, sets, account:<key>, \
+                     minted:<hostchain>:<tx>:<index>, pending:<hostchain>:<tx>:<index>, \
+                     cosignatures:<subject>, withdrawal:<nonce>, proposal:<id>"
+                ));
+            }
+        };
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_parse_and_bad_ones_say_why() {
+        assert_eq!("meta".parse::<StateKey>(), Ok(StateKey::Meta));
+        assert_eq!(
+            "withdrawal:42".parse::<StateKey>(),
+            Ok(StateKey::Withdrawal(Nonce::new(42)))
+        );
+        let minted: StateKey = "minted:evm-1:0xab:3".parse().unwrap();
+        match minted {
+            StateKey::Minted(id) => {
+                assert_eq!(id.hostchain.as_str(), "evm-1");
+                assert_eq!(id.tx.as_str(), "0xab");
+                assert_eq!(id.index, 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            "withdrawal:x"
+                .parse::<StateKey>()
+                .unwrap_err()
+                .contains("nonce")
+        );
+        assert!(
+            "nothing"
+                .parse::<StateKey>()
+                .unwrap_err()
+                .contains("names no")
+        );
+        assert!(
+            "minted:evm-1"
+                .parse::<StateKey>()
+                .unwrap_err()
+                .contains("expected")
+        );
+        assert!("meta:1".parse::<StateKey>().is_err());
+    }
+}

@@ -163,7 +163,7 @@ pub(crate) fn root_of(reader: &dyn StateReader, version: Version) -> Result<Hash
 
 /// Computes version `version` of the tree from the previous one in `reader` and the entries
 /// that changed (`None`: deleted). Writes nothing.
-pub(crate) fn put(
+pub fn put(
     reader: &dyn StateReader,
     version: Version,
     writes: BTreeMap<KeyHash, Option<OwnedValue>>,
