@@ -27,8 +27,12 @@ use symbiote::crypto::Keypair;
 use symbiote::genesis::Genesis;
 use symbiote::light_client::LightClient;
 use symbiote::state::{ChainState, MemoryStore, StateKey, StateProof, StateStore};
-use symbiote::tx::{Asset, Relayer, RelayerSet, SignedTransaction, Transaction};
-use symbiote::types::{Amount, Height, HostAddress, HostchainId, Nonce, TimestampMs, TokenId};
+use symbiote::tx::{
+    Asset, Deposit, DepositId, Relayer, RelayerSet, SignedTransaction, Transaction,
+};
+use symbiote::types::{
+    Amount, Height, HostAddress, HostTxId, HostchainId, Nonce, TimestampMs, TokenId,
+};
 use symbiote::validators::{Validator, ValidatorSet};
 
 /// Blocks between two bridge steps of the relayer.
@@ -82,7 +86,21 @@ fn make_chain(count: u64) -> Chain {
         let mut txs = Vec::new();
         for (i, user) in users.iter().enumerate() {
             let nonce = Nonce::new(state.account(&user.public()).unwrap().nonce.get());
-            let body = if i == 0 && h % 20 == 0 {
+            let body = if i == 0 && h == 1 {
+                // The relayer (a set of one) mints itself what it burns later.
+                Transaction::Attest {
+                    deposits: vec![Deposit {
+                        id: DepositId {
+                            hostchain: hostchain.clone(),
+                            tx: HostTxId::new("0xfunding").unwrap(),
+                            index: 0,
+                        },
+                        token: TokenId::native(),
+                        amount: Amount::new(u128::from(count)),
+                        recipient: user.public(),
+                    }],
+                }
+            } else if i == 0 && h % 20 == 0 {
                 withdrawals += 1;
                 Transaction::Burn {
                     hostchain: hostchain.clone(),
