@@ -39,6 +39,8 @@ pub struct ApiState {
     pub leases: Leases,
     /// The hostchain adapters, by hostchain id (for what the hostchains' contracts hold).
     pub adapters: Arc<crate::config::Adapters>,
+    /// `/ready` fails while the last verified block is older than this.
+    pub max_head_age: Option<std::time::Duration>,
 }
 
 /// An error reply with a message that names what is wrong.
@@ -98,14 +100,32 @@ async fn ready(State(app): State<ApiState>) -> Response {
     // A node caught answering falsely keeps the relayer from being ready until it answers
     // truly again.
     let honest = !app.metrics.node_lying();
-    let status = if store && node && honest {
+    // The age of the last verified block: a stalled chain, or a node hiding newer blocks.
+    let age_ms = match app.store.follower_state().await {
+        Ok(Some((header, _))) => Some(
+            crate::store::now_ms()
+                .saturating_sub(i64::try_from(header.timestamp.get()).unwrap_or(i64::MAX)),
+        ),
+        _ => None,
+    };
+    let fresh = match (app.max_head_age, age_ms) {
+        (Some(max), Some(age)) => age <= i64::try_from(max.as_millis()).unwrap_or(i64::MAX),
+        _ => true,
+    };
+    let status = if store && node && honest && fresh {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (
         status,
-        Json(json!({"store": store, "symbiote_node": node, "symbiote_node_honest": honest})),
+        Json(json!({
+            "store": store,
+            "symbiote_node": node,
+            "symbiote_node_honest": honest,
+            "verified_head_age_ms": age_ms,
+            "verified_head_fresh": fresh,
+        })),
     )
         .into_response()
 }

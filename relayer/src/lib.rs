@@ -257,6 +257,10 @@ pub async fn start(settings: Settings) -> Result<RunningRelayer, StartError> {
         admin_token: admin_token.map(Arc::new),
         leases,
         adapters: Arc::new(adapters.clone()),
+        max_head_age: match settings.config.symbiote.max_head_age_seconds {
+            0 => None,
+            seconds => Some(Duration::from_secs(seconds)),
+        },
     });
     let stop = shutdown.clone();
     tasks.spawn(async move {

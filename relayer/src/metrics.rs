@@ -182,6 +182,10 @@ impl Metrics {
         let releases_held = Counter::default();
         let false_answers = Counter::default();
         let node_answer_false = Family::<AnswerLabels, Gauge>::default();
+        // Both kinds are exported from the start, at 0.
+        for answer in [Answer::Blocks, Answer::State] {
+            node_answer_false.get_or_create(&answer.label()).set(0);
+        }
         registry.register(
             "node_false_answers",
             "Answers of the symbiote node whose proofs do not check against verified state",

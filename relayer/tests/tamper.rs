@@ -5,7 +5,8 @@
 //! the whole vault to an attacker, reports a relayer set of one, answers from another height or
 //! hides the operator's own approvals, the operator publishes nothing on the symbiote (its
 //! nonce stands still), pays nothing on either hostchain, says what was false in its log and
-//! its metrics, and is not ready. Once the proxy turns honest, the same releases are paid.
+//! its metrics, and is not ready. A node that stops showing newer blocks makes it not ready
+//! either. Once the proxy turns honest, the same releases are paid.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -175,7 +176,10 @@ async fn a_lying_node_gets_no_signature_and_no_payment() {
             dir.path(),
             "relayer.toml",
             |port| {
-                let mut head = relayer_toml_head(&net, i, &sqlite_url(dir.path()), port);
+                let mut head = relayer_toml_head(&net, i, &sqlite_url(dir.path()), port).replace(
+                    "poll_interval_ms = 200",
+                    "poll_interval_ms = 200\nmax_head_age_seconds = 5",
+                );
                 if i == 0 {
                     head = head.replace(&net.url(0), &proxy.url());
                 }
@@ -349,6 +353,25 @@ vault_key_file = "vault.json"
     assert_eq!(ready_status(&relayers[0]).await, 503);
     assert_eq!(nonce(&node, &operator).await, published);
     nothing_paid().await;
+
+    // The node stops showing newer blocks (its answers true, but ever older): once the last
+    // verified block is older than `max_head_age_seconds`, the relayer is not ready.
+    proxy.set(Tamper::FreezeHead);
+    wait_for(
+        "the relayer to see its head stale",
+        TIMEOUT,
+        POLL,
+        &[&relayers[0]],
+        || async {
+            let ready = reqwest::get(format!("{}/ready", relayers[0].api))
+                .await
+                .ok()?;
+            let status = ready.status().as_u16();
+            let body: serde_json::Value = ready.json().await.ok()?;
+            (status == 503 && body["verified_head_fresh"] == false).then_some(())
+        },
+    )
+    .await;
 
     // Each kind of lie is named in the log.
     let log = std::fs::read_to_string(relayers[0].log_file()).unwrap();

@@ -47,6 +47,9 @@ pub enum Tamper {
     HideBlockTxs,
     /// Answers state queries with the state of height 1, claiming the height asked.
     OtherHeight,
+    /// Answers `/v1/head` with the head it had when this mode began: true but ever older, so
+    /// the relayer sees no newer block.
+    FreezeHead,
 }
 
 struct Shared {
@@ -54,6 +57,8 @@ struct Shared {
     http: reqwest::Client,
     mode: Mutex<Tamper>,
     tampered: AtomicU64,
+    /// The head answer kept while [`Tamper::FreezeHead`].
+    frozen_head: Mutex<Option<Vec<u8>>>,
 }
 
 /// The running proxy; stops when dropped.
@@ -83,6 +88,7 @@ impl TamperingProxy {
             http: reqwest::Client::new(),
             mode: Mutex::new(Tamper::Honest),
             tampered: AtomicU64::new(0),
+            frozen_head: Mutex::new(None),
         });
         let app = Router::new().fallback(forward).with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -102,6 +108,11 @@ impl TamperingProxy {
 
     /// From now on, tampers like `mode`.
     pub fn set(&self, mode: Tamper) {
+        *self
+            .shared
+            .frozen_head
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
         *self.shared.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
     }
 
@@ -141,6 +152,12 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request<Body>) -> R
     if status.is_success() {
         let changed = if state_query {
             tamper_state(&mode, &mut answer, asked)
+        } else if mode == Tamper::FreezeHead && path == "/v1/head" {
+            let mut frozen = shared.frozen_head.lock().unwrap_or_else(|e| e.into_inner());
+            let kept = frozen.get_or_insert_with(|| answer.clone());
+            let changed = *kept != answer;
+            answer = kept.clone();
+            changed
         } else if mode == Tamper::HideBlockTxs
             && path.starts_with("/v1/blocks/")
             && path.ends_with("/raw")

@@ -91,6 +91,10 @@ pub struct SymbioteSection {
     /// How often the follower asks for new blocks.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// `/ready` fails while the last verified block is older than this (a stalled chain, or a
+    /// node that hides newer blocks); 0: never.
+    #[serde(default = "default_max_head_age")]
+    pub max_head_age_seconds: u64,
 }
 
 /// `[database]`. `Debug` hides the URL's password.
@@ -259,6 +263,9 @@ fn default_lease_check_ms() -> u64 {
 }
 fn default_poll_ms() -> u64 {
     500
+}
+fn default_max_head_age() -> u64 {
+    120
 }
 fn default_database() -> String {
     "sqlite://relayer.sqlite".into()
