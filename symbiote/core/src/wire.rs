@@ -103,7 +103,8 @@ pub struct GovernanceReply {
     pub relayers: History<RelayerSet>,
     /// Validator sets.
     pub validators: History<ValidatorSet>,
-    /// Proposals, oldest first.
+    /// The proposals still open or waiting for their activation, and the newest others (at
+    /// most [`MAX_PAGE`] of those), oldest first.
     pub proposals: Vec<Proposal>,
 }
 

@@ -331,11 +331,29 @@ async fn governance(State(app): State<AppState>) -> ApiResult<Json<GovernanceRep
                 hostchains: sets.hostchains.clone(),
                 relayers: sets.relayers.clone(),
                 validators: sets.validators.clone(),
-                proposals: s.proposals(symbiote::tx::ProposalId(1), usize::MAX)?,
+                proposals: governance_proposals(s)?,
             })
         })
         .await?;
     Ok(Json(reply))
+}
+
+/// The proposals still open or waiting for their activation, and the newest others: at most
+/// [`MAX_PAGE`] besides the open ones, oldest first.
+fn governance_proposals(
+    state: &symbiote::state::ChainState,
+) -> Result<Vec<symbiote::state::Proposal>, symbiote::state::StateError> {
+    let next = state.meta().next_proposal.0;
+    let newest = next.saturating_sub(MAX_PAGE as u64).max(1);
+    let mut ids: std::collections::BTreeSet<u64> = (newest..next).collect();
+    ids.extend(state.meta().open_proposals.iter().map(|id| id.0));
+    let mut proposals = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(proposal) = state.proposal(symbiote::tx::ProposalId(id))? {
+            proposals.push(proposal);
+        }
+    }
+    Ok(proposals)
 }
 
 #[derive(Deserialize)]
