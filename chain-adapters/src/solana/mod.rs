@@ -20,11 +20,16 @@ pub mod errors;
 pub mod keys;
 pub mod release;
 mod scout;
+pub mod sender;
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use solana_client::nonblocking::rpc_client::RpcClient;
+use solana_client::rpc_client::RpcClientConfig;
+
+/// The time-out of one RPC call.
+const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
@@ -131,8 +136,12 @@ impl SolanaAdapter {
         if config.scan_limit == 0 {
             return Err(config_err("scan_limit must be at least 1".into()));
         }
-        let rpc =
-            RpcClient::new_with_commitment(config.rpc_url.clone(), CommitmentConfig::confirmed());
+        let sender =
+            sender::BoundedSender::new(&config.rpc_url, RPC_TIMEOUT).map_err(config_err)?;
+        let rpc = RpcClient::new_sender(
+            sender,
+            RpcClientConfig::with_commitment(CommitmentConfig::confirmed()),
+        );
         Ok(SolanaAdapter {
             hostchain,
             rpc,
