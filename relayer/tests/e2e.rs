@@ -184,6 +184,35 @@ key_file = "solana.json"
     let (ok, proof, err) = relayer.cli(&["proof", &net_name(&net), "5"]);
     assert!(ok, "relayer proof failed: {err}");
 
+    // State entries at block 5, proven; checked with nothing but the document; a changed
+    // value or header fails, naming the step.
+    let (ok, state_doc, err) = relayer.cli(&["state-proof", "5", "meta", "sets", "withdrawal:1"]);
+    assert!(ok, "relayer state-proof failed: {err}");
+    let state_file = dir.path().join("state.json");
+    std::fs::write(&state_file, &state_doc).unwrap();
+    let (ok, out, err) = relayer.cli(&["verify", state_file.to_str().unwrap()]);
+    assert!(ok, "a good state proof refused: {out}\n{err}");
+    assert!(out.contains("the chain's counters at height 5"), "{out}");
+    assert!(out.contains("withdrawal order 1 at height 5"), "{out}");
+    let original: Value = serde_json::from_str(&state_doc).unwrap();
+    let mut doc = original.clone();
+    let value = doc["proofs"][1]["value"].as_str().unwrap().to_string();
+    let last = if value.ends_with('0') { "1" } else { "0" };
+    doc["proofs"][1]["value"] = Value::String(format!("{}{last}", &value[..value.len() - 1]));
+    std::fs::write(&state_file, doc.to_string()).unwrap();
+    let (ok, _, err) = relayer.cli(&["verify", state_file.to_str().unwrap()]);
+    assert!(!ok, "a state proof with a changed value verified");
+    assert!(
+        err.contains("the validator, hostchain and relayer sets at height 5"),
+        "{err}"
+    );
+    let mut doc = original;
+    doc["header"]["height"] = Value::from(6);
+    std::fs::write(&state_file, doc.to_string()).unwrap();
+    let (ok, _, err) = relayer.cli(&["verify", state_file.to_str().unwrap()]);
+    assert!(!ok, "a state proof with a changed header verified");
+    assert!(err.contains(": header"), "{err}");
+
     // Stop the symbiote: no new batches; the relayer finishes anchoring those it has cut.
     for i in 0..net.len() {
         net.kill(i);
