@@ -143,6 +143,21 @@ pub struct Step {
     pub detail: String,
 }
 
+impl Step {
+    /// Step `step` with its outcome: the detail found, or why it fails.
+    fn of(step: &str, result: Result<String, String>) -> Step {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        Step {
+            step: step.to_string(),
+            ok,
+            detail,
+        }
+    }
+}
+
 /// Checks every step of `doc`: the block is in the commitment, the commitment is signed by a
 /// quorum of the included validator set and is in the aggregate, and each listed hostchain
 /// transaction carries the aggregate root and is final. Returns every step; the proof holds
@@ -150,15 +165,7 @@ pub struct Step {
 pub async fn verify(doc: &ProofDocument, adapters: &crate::config::Adapters) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut check = |step: &str, result: Result<String, String>| {
-        let (ok, detail) = match result {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        steps.push(Step {
-            step: step.to_string(),
-            ok,
-            detail,
-        });
+        steps.push(Step::of(step, result));
     };
     check(
         "format",
@@ -330,15 +337,7 @@ pub async fn build_state(
 pub fn verify_state(doc: &StateDocument) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut check = |step: &str, result: Result<String, String>| {
-        let (ok, detail) = match result {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        steps.push(Step {
-            step: step.to_string(),
-            ok,
-            detail,
-        });
+        steps.push(Step::of(step, result));
     };
     check(
         "format",

@@ -13,7 +13,7 @@ use symbiote::block::Header;
 use symbiote::client::NodeClient;
 use symbiote::crypto::PublicKey;
 use symbiote::hash::Hash;
-use symbiote::state::{Account, Meta, SetHistory, WithdrawalOrder};
+use symbiote::state::{Meta, SetHistory, WithdrawalOrder};
 use symbiote::tx::DepositId;
 use symbiote::types::Nonce;
 use symbiote::verified::{DepositView, ReadError, Trusted, VerifiedView};
@@ -91,19 +91,9 @@ impl VerifiedNode {
         })
     }
 
-    /// The chain's counters.
-    pub async fn meta(&self) -> Result<Meta, StepError> {
-        self.at().await?.meta().await
-    }
-
     /// The validator, hostchain and relayer sets with their histories.
     pub async fn sets(&self) -> Result<SetHistory, StepError> {
         self.at().await?.sets().await
-    }
-
-    /// An account.
-    pub async fn account(&self, key: &PublicKey) -> Result<Account, StepError> {
-        self.at().await?.account(key).await
     }
 
     /// What the state says of each deposit, in the order asked.
@@ -128,11 +118,6 @@ pub struct StateAt<'a> {
 }
 
 impl StateAt<'_> {
-    /// The verified height read.
-    pub fn trusted(&self) -> Trusted {
-        self.view.at()
-    }
-
     /// The chain's counters.
     pub async fn meta(&self) -> Result<Meta, StepError> {
         self.node.checked(self.view.meta().await)
@@ -141,11 +126,6 @@ impl StateAt<'_> {
     /// The validator, hostchain and relayer sets with their histories.
     pub async fn sets(&self) -> Result<SetHistory, StepError> {
         self.node.checked(self.view.sets().await)
-    }
-
-    /// An account.
-    pub async fn account(&self, key: &PublicKey) -> Result<Account, StepError> {
-        self.node.checked(self.view.account(key).await)
     }
 
     /// The withdrawal orders `nonces` that exist, by nonce.

@@ -60,6 +60,47 @@ async fn nonce(node: &NodeClient, key: &PublicKey) -> Nonce {
     node.account(key).await.unwrap().nonce
 }
 
+const FALSE_ANSWERS: &str = "relayer_node_false_answers_total";
+
+/// Waits until `relayer`'s `/ready` is 200.
+async fn wait_ready(relayer: &RelayerProcess) {
+    wait_for("the relayer ready", TIMEOUT, POLL, &[relayer], || async {
+        (ready_status(relayer).await == 200).then_some(())
+    })
+    .await;
+}
+
+/// Has `proxy` tell `lie` to `relayer` until the relayer has found two of its answers false;
+/// the operator `operator` has still published nothing on the symbiote past nonce `published`,
+/// and the relayer is not ready.
+async fn lie_refused(
+    proxy: &TamperingProxy,
+    relayer: &RelayerProcess,
+    (node, operator, published): (&NodeClient, &PublicKey, Nonce),
+    lie: Tamper,
+) {
+    proxy.set(lie.clone());
+    let (false_before, tampered_before) = (metric(relayer, FALSE_ANSWERS).await, proxy.tampered());
+    wait_for(
+        &format!("the relayer to find {lie:?} false, twice"),
+        TIMEOUT,
+        POLL,
+        &[relayer],
+        || async {
+            let found = metric(relayer, FALSE_ANSWERS).await;
+            (found >= false_before + 2.0 && proxy.tampered() >= tampered_before + 2).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(ready_status(relayer).await, 503, "{lie:?}");
+    assert_eq!(
+        nonce(node, operator).await,
+        published,
+        "{lie:?}: the operator published on the symbiote\n{}",
+        relayer.log()
+    );
+}
+
 /// Mints `amount` of `hostchain`'s native token to `user` with both genesis relayers' keys
 /// (the relayer set is 2 of 2), before any relayer process runs.
 async fn mint(
@@ -280,30 +321,7 @@ vault_key_file = "vault.json"
         Tamper::OtherHeight,
     ];
     for lie in lies {
-        proxy.set(lie.clone());
-        let (false_before, tampered_before) = (
-            metric(&relayers[0], "relayer_node_false_answers_total").await,
-            proxy.tampered(),
-        );
-        wait_for(
-            &format!("the relayer to find {lie:?} false, twice"),
-            TIMEOUT,
-            POLL,
-            &[&relayers[0]],
-            || async {
-                let found = metric(&relayers[0], "relayer_node_false_answers_total").await;
-                (found >= false_before + 2.0 && proxy.tampered() >= tampered_before + 2)
-                    .then_some(())
-            },
-        )
-        .await;
-        assert_eq!(ready_status(&relayers[0]).await, 503, "{lie:?}");
-        assert_eq!(
-            nonce(&node, &operator).await,
-            published,
-            "{lie:?}: the operator published on the symbiote\n{}",
-            relayers[0].log()
-        );
+        lie_refused(&proxy, &relayers[0], (&node, &operator, published), lie).await;
         nothing_paid().await;
     }
 
@@ -325,33 +343,13 @@ vault_key_file = "vault.json"
         },
     )
     .await;
-    wait_for(
-        "the relayer ready",
-        TIMEOUT,
-        POLL,
-        &[&relayers[0]],
-        || async { (ready_status(&relayers[0]).await == 200).then_some(()) },
-    )
-    .await;
+    wait_ready(&relayers[0]).await;
     nothing_paid().await;
 
     // The node hides the operator's approvals: it does not approve again.
     let published = nonce(&node, &operator).await;
-    proxy.set(Tamper::HideApproval);
-    let false_before = metric(&relayers[0], "relayer_node_false_answers_total").await;
-    wait_for(
-        "the relayer to find hidden approvals false",
-        TIMEOUT,
-        POLL,
-        &[&relayers[0]],
-        || async {
-            (metric(&relayers[0], "relayer_node_false_answers_total").await >= false_before + 2.0)
-                .then_some(())
-        },
-    )
-    .await;
-    assert_eq!(ready_status(&relayers[0]).await, 503);
-    assert_eq!(nonce(&node, &operator).await, published);
+    let operator_state = (&node, &operator, published);
+    lie_refused(&proxy, &relayers[0], operator_state, Tamper::HideApproval).await;
     nothing_paid().await;
 
     // The node stops showing newer blocks (its answers true, but ever older): once the last
@@ -406,13 +404,6 @@ vault_key_file = "vault.json"
         U256::ZERO
     );
     assert_eq!(rpc.get_balance(&attacker_sol).await.unwrap(), 0);
-    wait_for(
-        "the relayer ready",
-        TIMEOUT,
-        POLL,
-        &[&relayers[0]],
-        || async { (ready_status(&relayers[0]).await == 200).then_some(()) },
-    )
-    .await;
+    wait_ready(&relayers[0]).await;
     drop(miner);
 }

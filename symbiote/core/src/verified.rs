@@ -12,7 +12,7 @@ use crate::block::Header;
 use crate::client::{ClientError, NodeClient};
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
-use crate::state::{Account, Entry, Meta, PendingMint, SetHistory, StateKey, WithdrawalOrder};
+use crate::state::{Entry, Meta, PendingMint, SetHistory, StateKey, WithdrawalOrder};
 use crate::tx::DepositId;
 use crate::types::{Height, Nonce};
 use crate::wire::MAX_PROOF_ENTRIES;
@@ -150,14 +150,6 @@ impl<'a> VerifiedView<'a> {
         match self.one(StateKey::Sets).await? {
             Some(Entry::Sets(sets)) => Ok(sets),
             _ => Err(self.missing(&StateKey::Sets)),
-        }
-    }
-
-    /// An account (absent: no balance, nonce 0).
-    pub async fn account(&self, key: &PublicKey) -> Result<Account, ReadError> {
-        match self.one(StateKey::Account(*key)).await? {
-            Some(Entry::Account(account)) => Ok(account),
-            _ => Ok(Account::default()),
         }
     }
 
