@@ -5,15 +5,16 @@ use std::path::PathBuf;
 
 pub use symbiote::secret::{Secret, SecretSource as KeySource};
 
-/// The source named by the `key_file` and `key_env` settings; on error, the setting to blame
-/// and why.
+/// The source named by the `key_file` and `key_env` settings (neither is an error when
+/// `required`); on error, the setting to blame and why.
 pub fn from_settings(
     file: Option<PathBuf>,
     env: Option<String>,
-) -> Result<KeySource, (&'static str, String)> {
+    required: bool,
+) -> Result<Option<KeySource>, (&'static str, String)> {
     match KeySource::from_settings("key", file, env) {
-        Ok(Some(source)) => Ok(source),
-        Ok(None) => Err(("key_file", "missing: give key_file or key_env".into())),
+        Ok(None) if required => Err(("key_file", "missing: give key_file or key_env".into())),
+        Ok(source) => Ok(source),
         Err(e) => Err(("key_file", e.to_string())),
     }
 }

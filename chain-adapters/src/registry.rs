@@ -61,38 +61,66 @@ pub type BuildFuture =
 /// Builds an adapter for `hostchain` from its configuration section (the kind's own keys).
 pub type Factory = fn(HostchainId, serde_json::Value) -> BuildFuture;
 
+/// The future a reader factory returns.
+pub type ReaderFuture = Pin<Box<dyn Future<Output = AdapterResult<Arc<dyn Anchorer>>> + Send>>;
+
+/// Builds an anchor reader for `hostchain` from its configuration section: only what reading
+/// an anchor back needs (the RPC endpoint and whose anchors count); no key is read, and
+/// nothing is ever sent.
+pub type ReaderFactory = fn(HostchainId, serde_json::Value) -> ReaderFuture;
+
 /// The names of the hostchain kinds (`kind = "..."` in configuration).
 pub fn kind_names() -> Vec<&'static str> {
-    KINDS.iter().map(|(name, _)| *name).collect()
+    KINDS.iter().map(|(name, _, _)| *name).collect()
 }
 
 /// Whether `kind` names a hostchain kind.
 pub fn is_kind(kind: &str) -> bool {
-    KINDS.iter().any(|(name, _)| *name == kind)
+    KINDS.iter().any(|(name, _, _)| *name == kind)
 }
 
-/// The hostchain kinds, by the name used in configuration (`kind = "..."`).
-pub const KINDS: &[(&str, Factory)] = &[
-    ("bitcoin", crate::bitcoin::build),
-    ("solana", crate::solana::build),
-    ("evm", crate::evm::build),
+/// The hostchain kinds, by the name used in configuration (`kind = "..."`), with the
+/// factories of their adapters and of their anchor readers.
+pub const KINDS: &[(&str, Factory, ReaderFactory)] = &[
+    ("bitcoin", crate::bitcoin::build, crate::bitcoin::reader),
+    ("solana", crate::solana::build, crate::solana::reader),
+    ("evm", crate::evm::build, crate::evm::reader),
 ];
+
+/// The factories of `kind`, or an error naming the known kinds.
+fn kind(kind: &str, hostchain: &HostchainId) -> AdapterResult<(Factory, ReaderFactory)> {
+    KINDS
+        .iter()
+        .find(|(name, _, _)| *name == kind)
+        .map(|(_, build, reader)| (*build, *reader))
+        .ok_or_else(|| {
+            AdapterError::new(
+                ErrorKind::Config,
+                hostchain,
+                format!(
+                    "unknown hostchain kind '{kind}' (known: {})",
+                    kind_names().join(", ")
+                ),
+            )
+        })
+}
 
 /// Builds the adapter of kind `kind` for `hostchain`.
 pub async fn build(
-    kind: &str,
+    kind_name: &str,
     hostchain: HostchainId,
     config: serde_json::Value,
 ) -> AdapterResult<Arc<dyn HostchainAdapter>> {
-    match KINDS.iter().find(|(name, _)| *name == kind) {
-        Some((_, factory)) => factory(hostchain, config).await,
-        None => Err(AdapterError::new(
-            ErrorKind::Config,
-            &hostchain,
-            format!(
-                "unknown hostchain kind '{kind}' (known: {})",
-                kind_names().join(", ")
-            ),
-        )),
-    }
+    let (factory, _) = kind(kind_name, &hostchain)?;
+    factory(hostchain, config).await
+}
+
+/// Builds the anchor reader of kind `kind` for `hostchain` (see [`ReaderFactory`]).
+pub async fn reader(
+    kind_name: &str,
+    hostchain: HostchainId,
+    config: serde_json::Value,
+) -> AdapterResult<Arc<dyn Anchorer>> {
+    let (_, factory) = kind(kind_name, &hostchain)?;
+    factory(hostchain, config).await
 }

@@ -236,6 +236,83 @@ async fn read_anchor_explains_what_is_wrong() {
     assert!(err.message.contains("output 1"), "{err}");
 }
 
+/// Anyone can write an anchor payload into an OP_RETURN: a stranger copies ours from their own
+/// coins. Only anchors spending a trusted address's coins count, and a reader that verifies
+/// them needs no key, only the addresses whose anchors count.
+#[tokio::test]
+async fn a_strangers_op_return_is_no_anchor_and_a_reader_needs_no_key() {
+    let setup = setup(true).await;
+    let ours = setup.adapter(json!({})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let stranger_key = dir.path().join("stranger.key");
+    let stranger_hex = fresh_key();
+    std::fs::write(&stranger_key, &stranger_hex).unwrap();
+    let stranger_address = Signer::from_text(&stranger_hex, Network::Regtest, "test")
+        .unwrap()
+        .address()
+        .to_string();
+    setup.node.mine_to(101, &stranger_address).await.unwrap();
+    let stranger = setup.adapter(json!({ "key_file": stranger_key })).await;
+
+    let genuine = ours.prepare_anchor(&request(1)).await.unwrap();
+    ours.broadcast(&genuine).await.unwrap();
+    // The stranger anchors the very same payload.
+    let copy = stranger.prepare_anchor(&request(1)).await.unwrap();
+    stranger.broadcast(&copy).await.unwrap();
+    setup.mine(1).await;
+
+    assert_eq!(
+        ours.read_anchor(&genuine.id).await.unwrap().payload,
+        payload(1)
+    );
+    let err = ours.read_anchor(&copy.id).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert!(err.message.contains("trusted anchor address"), "{err}");
+
+    // A reader reads no key: without the addresses to trust it refuses to start, naming them.
+    let keyless = |trusted: Value| {
+        setup.config(json!({ "key_file": null, "trusted_anchor_addresses": trusted }))
+    };
+    let err = chain_adapters::registry::reader("bitcoin", hostchain(), keyless(json!(null)))
+        .await
+        .err()
+        .expect("a reader without trusted addresses");
+    assert_eq!(err.kind, ErrorKind::Config, "{err}");
+    assert!(err.message.contains("trusted_anchor_addresses"), "{err}");
+    let err = chain_adapters::registry::reader(
+        "bitcoin",
+        hostchain(),
+        keyless(json!(["bc1qnotregtest"])),
+    )
+    .await
+    .err()
+    .expect("a reader with a bad address");
+    assert!(err.message.contains("bc1qnotregtest"), "{err}");
+
+    let reader =
+        chain_adapters::registry::reader("bitcoin", hostchain(), keyless(json!([setup.address])))
+            .await
+            .unwrap();
+    assert_eq!(
+        reader.read_anchor(&genuine.id).await.unwrap().payload,
+        payload(1)
+    );
+    assert!(reader.read_anchor(&copy.id).await.is_err());
+    // Trusting the stranger's address instead turns it around.
+    let reader = chain_adapters::registry::reader(
+        "bitcoin",
+        hostchain(),
+        keyless(json!([stranger_address])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reader.read_anchor(&copy.id).await.unwrap().payload,
+        payload(1)
+    );
+    assert!(reader.read_anchor(&genuine.id).await.is_err());
+}
+
 fn block_param(hash: &Value) -> Value {
     json!([hash.as_str().unwrap()])
 }

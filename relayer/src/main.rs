@@ -1,6 +1,6 @@
 //! `relayer`: run the daemon, apply migrations, print and verify proofs, show status.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -56,10 +56,18 @@ enum Command {
         entries: Vec<String>,
     },
     /// Check a proof: an anchor proof against the hostchains' RPC endpoints only (no relayer
-    /// database), a state proof against nothing but itself.
+    /// database, no key), a state proof against nothing but itself.
     Verify {
         /// The proof file (JSON).
         proof: PathBuf,
+        /// A TOML file whose `[hostchains.<id>]` sections give each hostchain's kind, RPC
+        /// endpoint and whose anchors count (the relayer's own keys for them; key files are
+        /// never read). Default: the `[hostchains.*]` sections of the relayer configuration.
+        #[arg(long, value_name = "FILE")]
+        hostchains: Option<PathBuf>,
+        /// Another RPC endpoint for a hostchain of that file: `<hostchain>=<url>`; repeatable.
+        #[arg(long, value_name = "HOSTCHAIN=URL")]
+        rpc: Vec<String>,
     },
     /// Show the relayer's summary (the same as `/v1/status`).
     Status,
@@ -96,10 +104,12 @@ async fn main() -> Result<()> {
     if !matches!(cli.command, Command::Verify { .. }) {
         symbiote::process::init_logging(cli.log_json);
     }
-    // Every subcommand starts from the same resolved configuration.
-    let settings = Settings::load(&cli.config)?;
+    // Verifying reads no more configuration than the hostchains' sections; every other
+    // subcommand starts from the same resolved configuration.
+    let settings = || Settings::load(&cli.config);
     match cli.command {
         Command::Run => {
+            let settings = settings()?;
             let relayer = relayer::start(settings).await?;
             eprintln!("relayer API on http://{}", relayer.address);
             symbiote::process::shutdown_signal().await;
@@ -108,11 +118,13 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Migrate => {
+            let settings = settings()?;
             Store::connect(&settings.database).await?;
             println!("migrations applied to {}", settings.database);
             Ok(())
         }
         Command::Proof { symbiote, height } => {
+            let settings = settings()?;
             let genesis = settings.genesis()?;
             let id = genesis.symbiote_id();
             if symbiote != id.to_string() && symbiote != genesis.chain_name {
@@ -128,6 +140,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::StateProof { height, entries } => {
+            let settings = settings()?;
             let genesis = settings.genesis()?;
             let keys = entries
                 .iter()
@@ -139,33 +152,17 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
-        Command::Verify { proof: path } => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", path.display()))?;
-            let steps = if value["kind"] == proof::STATE_DOCUMENT_KIND {
-                let doc: proof::StateDocument = serde_json::from_value(value)
-                    .with_context(|| format!("{} is not a state proof", path.display()))?;
-                proof::verify_state(&doc)
-            } else {
-                let doc: ProofDocument = serde_json::from_value(value)
-                    .with_context(|| format!("{} is not a proof document", path.display()))?;
-                let adapters = relayer::build_adapters(&settings).await?;
-                proof::verify(&doc, &adapters).await
-            };
-            println!("{}", serde_json::to_string_pretty(&steps)?);
-            if let Some(failed) = steps.iter().find(|s| !s.ok) {
-                bail!("proof does not verify: {}: {}", failed.step, failed.detail);
-            }
-            eprintln!("proof verified");
-            Ok(())
-        }
+        Command::Verify {
+            proof,
+            hostchains,
+            rpc,
+        } => verify(&proof, hostchains.as_deref().unwrap_or(&cli.config), &rpc).await,
         Command::Scout(ScoutCommand::Check {
             chain,
             address,
             block,
         }) => {
+            let settings = settings()?;
             let key = settings.relayer_key()?.context(
                 "a scout report is signed with the relayer's key: set [bridge] key_file or key_env",
             )?;
@@ -200,6 +197,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Scout(ScoutCommand::Verify { report: path }) => {
+            let settings = settings()?;
             let bytes =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let report = relayer::scout::ScoutReport::from_bytes(&bytes)
@@ -231,6 +229,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Status => {
+            let settings = settings()?;
             // The running relayer's own answer when it is up (it knows which stages this
             // replica runs); the store's summary otherwise.
             if let Some(summary) = running_status(&settings).await {
@@ -284,4 +283,46 @@ async fn running_status(settings: &Settings) -> Option<serde_json::Value> {
     symbiote::client::read_json(response, &address.to_string())
         .await
         .ok()
+}
+
+/// `relayer verify`: the proof at `path`, an anchor proof checked against the hostchains of
+/// the `[hostchains.*]` sections of `hostchains` (with the `rpc` endpoints given instead).
+async fn verify(path: &Path, hostchains: &Path, rpc: &[String]) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let steps = if value["kind"] == proof::STATE_DOCUMENT_KIND {
+        let doc: proof::StateDocument = serde_json::from_value(value)
+            .with_context(|| format!("{} is not a state proof", path.display()))?;
+        proof::verify_state(&doc)
+    } else {
+        let doc: ProofDocument = serde_json::from_value(value)
+            .with_context(|| format!("{} is not a proof document", path.display()))?;
+        let mut sections = relayer::config::settings::hostchain_sections(hostchains)?;
+        for given in rpc {
+            let (id, url) = given
+                .split_once('=')
+                .with_context(|| format!("--rpc {given}: write it as <hostchain>=<url>"))?;
+            let section = sections
+                .iter_mut()
+                .find(|s| s.id.as_str() == id)
+                .with_context(|| {
+                    format!(
+                        "--rpc {id}=…: {} has no [hostchains.{id}] section (its kind and whose \
+                         anchors count)",
+                        hostchains.display()
+                    )
+                })?;
+            section.settings["rpc_url"] = serde_json::Value::String(url.to_string());
+        }
+        let readers = proof::readers(&doc, &sections).await?;
+        proof::verify(&doc, &readers).await
+    };
+    println!("{}", serde_json::to_string_pretty(&steps)?);
+    if let Some(failed) = steps.iter().find(|s| !s.ok) {
+        bail!("proof does not verify: {}: {}", failed.step, failed.detail);
+    }
+    eprintln!("proof verified");
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! root was anchored. [`verify`] checks it with nothing but the hostchains' RPC endpoints and
 //! says exactly which step fails.
 
+use chain_adapters::anchor::Anchorer;
 use serde::{Deserialize, Serialize};
 use symbiote::block::Header;
 use symbiote::certificate::QuorumCertificate;
@@ -158,11 +159,34 @@ impl Step {
     }
 }
 
+/// The anchor readers `relayer verify` uses, by hostchain id.
+pub type Readers = std::collections::BTreeMap<HostchainId, std::sync::Arc<dyn Anchorer>>;
+
+/// The anchor readers of those `hostchains` that `doc` lists anchors on (see
+/// [`chain_adapters::registry::ReaderFactory`]): no key is read, nothing is sent, nothing is
+/// logged.
+pub async fn readers(
+    doc: &ProofDocument,
+    hostchains: &[crate::config::HostchainConfig],
+) -> Result<Readers, chain_adapters::AdapterError> {
+    let mut readers = Readers::new();
+    let listed = |chain: &&crate::config::HostchainConfig| {
+        doc.anchors.iter().any(|a| a.hostchain == chain.id)
+    };
+    for chain in hostchains.iter().filter(listed) {
+        let reader =
+            chain_adapters::registry::reader(&chain.kind, chain.id.clone(), chain.settings.clone())
+                .await?;
+        readers.insert(chain.id.clone(), reader);
+    }
+    Ok(readers)
+}
+
 /// Checks every step of `doc`: the block is in the commitment, the commitment is signed by a
 /// quorum of the included validator set and is in the aggregate, and each listed hostchain
 /// transaction carries the aggregate root and is final. Returns every step; the proof holds
 /// when all are ok and at least one anchor verified.
-pub async fn verify(doc: &ProofDocument, adapters: &crate::config::Adapters) -> Vec<Step> {
+pub async fn verify(doc: &ProofDocument, readers: &Readers) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut check = |step: &str, result: Result<String, String>| {
         steps.push(Step::of(step, result));
@@ -220,17 +244,18 @@ pub async fn verify(doc: &ProofDocument, adapters: &crate::config::Adapters) -> 
     );
     for anchor in &doc.anchors {
         let name = format!("hostchain {} tx {}", anchor.hostchain, anchor.tx_id);
-        let Some(adapter) = adapters.get(&anchor.hostchain) else {
+        let Some(reader) = readers.get(&anchor.hostchain) else {
             check(
                 &name,
                 Err(format!(
-                    "no RPC endpoint configured for hostchain {}",
+                    "no [hostchains.{}] section: give its kind, RPC endpoint and whose anchors \
+                     count",
                     anchor.hostchain
                 )),
             );
             continue;
         };
-        let result = match adapter.anchorer().read_anchor(&anchor.tx_id).await {
+        let result = match reader.read_anchor(&anchor.tx_id).await {
             Err(e) => Err(e.to_string()),
             Ok(read) if read.payload.root != doc.proof.aggregate_root => Err(format!(
                 "the transaction anchors root {}, not the proof's {}",

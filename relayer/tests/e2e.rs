@@ -86,9 +86,11 @@ poll_interval_ms = 300
 kind = "solana"
 rpc_url = "{solana}"
 key_file = "solana.json"
+trusted_anchor_signers = ["{solana_key}"]
 {hostchains}"#,
             head = relayer_toml_head(&net, 0, &database, port),
             solana = solana.rpc_url(),
+            solana_key = key.pubkey(),
             hostchains = hostchains.toml(),
         )
     })
@@ -282,13 +284,46 @@ key_file = "solana.json"
         "{out}"
     );
 
+    // A verifier holds no key and no relayer configuration: a small file naming each
+    // hostchain's kind, endpoint and whose anchors count, and --rpc for another endpoint.
+    for key in ["solana.json", "bitcoin.key", "evm.key"] {
+        std::fs::remove_file(dir.path().join(key)).unwrap();
+    }
+    let verifier = dir.path().join("verifier.toml");
+    std::fs::write(
+        &verifier,
+        format!(
+            "[hostchains.solana-local]\nkind = \"solana\"\nrpc_url = \"http://127.0.0.1:9/\"\n\
+             trusted_anchor_signers = [\"{}\"]\n{}",
+            key.pubkey(),
+            hostchains.verifier_toml()
+        ),
+    )
+    .unwrap();
+    let verify = |file: &std::path::Path| {
+        relayer.cli(&[
+            "verify",
+            "--hostchains",
+            verifier.to_str().unwrap(),
+            "--rpc",
+            &format!("solana-local={}", solana.rpc_url()),
+            file.to_str().unwrap(),
+        ])
+    };
+    let (ok, out, err) = verify(&proof_file);
+    assert!(ok, "a keyless verifier refused a good proof: {out}\n{err}");
+    assert!(err.contains("proof verified"), "{err}");
+    for chain in ["bitcoin-regtest", "solana-local", "evm-31337"] {
+        assert!(out.contains(&format!("hostchain {chain}")), "{out}");
+    }
+
     let mut doc: Value = serde_json::from_str(&proof).unwrap();
     let root = doc["proof"]["aggregate_root"].as_str().unwrap().to_string();
     let mut flipped = root.clone();
     flipped.replace_range(0..2, if &root[0..2] == "00" { "11" } else { "00" });
     doc["proof"]["aggregate_root"] = Value::String(flipped);
     std::fs::write(&proof_file, doc.to_string()).unwrap();
-    let (ok, _, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
+    let (ok, _, err) = verify(&proof_file);
     assert!(!ok, "a proof with another aggregate root verified");
     assert!(err.contains("block -> commitment -> aggregate"), "{err}");
 
@@ -346,7 +381,7 @@ key_file = "solana.json"
         let mut doc = original.clone();
         change(&mut doc);
         std::fs::write(&proof_file, doc.to_string()).unwrap();
-        let (ok, _, err) = relayer.cli(&["verify", proof_file.to_str().unwrap()]);
+        let (ok, _, err) = verify(&proof_file);
         assert!(!ok, "a proof with a changed {what} verified");
         let named = err
             .lines()

@@ -72,8 +72,12 @@ pub struct BitcoinConfig {
     pub rpc_password: Secret,
     /// Which Bitcoin network; the node must be on it.
     pub network: Network,
-    /// Where the relayer's key is.
-    pub key: KeySource,
+    /// Where the relayer's key is. `None` only in a configuration read for verifying
+    /// ([`BitcoinConfig::for_reading`]).
+    pub key: Option<KeySource>,
+    /// Addresses whose anchors count when an anchor is read back: an anchor transaction must
+    /// spend a coin of one of them. Empty: the relayer's own address.
+    pub trusted_anchor_addresses: Vec<bitcoin::Address>,
     /// Confirmations after which an anchor is final.
     pub confirmations: u64,
     /// The confirmation target given to `estimatesmartfee`.
@@ -95,6 +99,7 @@ impl fmt::Debug for BitcoinConfig {
             .field("rpc_password", &self.rpc_password)
             .field("network", &self.network)
             .field("key", &self.key)
+            .field("trusted_anchor_addresses", &self.trusted_anchor_addresses)
             .field("confirmations", &self.confirmations)
             .field("fee_target_blocks", &self.fee_target_blocks)
             .field("fees", &self.fees)
@@ -131,6 +136,8 @@ struct Section {
     rbf_after_blocks: u64,
     #[serde(default = "defaults::rpc_timeout_secs")]
     rpc_timeout_secs: u64,
+    #[serde(default)]
+    trusted_anchor_addresses: Vec<String>,
 }
 
 /// The defaults of optional keys.
@@ -187,10 +194,24 @@ impl BitcoinConfig {
         Self::from_value_with_env(section, |name| std::env::var(name).ok())
     }
 
+    /// Parses a section for reading anchors back only (`relayer verify`): the same keys, but
+    /// the relayer's key may be left out (and is never read).
+    pub fn for_reading(section: serde_json::Value) -> Result<BitcoinConfig, ConfigError> {
+        Self::parse(section, |name| std::env::var(name).ok(), false)
+    }
+
     /// [`Self::from_value`] with the environment given as a function (for tests).
     pub fn from_value_with_env(
         section: serde_json::Value,
         env: impl Fn(&str) -> Option<String>,
+    ) -> Result<BitcoinConfig, ConfigError> {
+        Self::parse(section, env, true)
+    }
+
+    fn parse(
+        section: serde_json::Value,
+        env: impl Fn(&str) -> Option<String>,
+        key_required: bool,
     ) -> Result<BitcoinConfig, ConfigError> {
         let section: Section = serde_path_to_error::deserialize(section).map_err(|e| {
             let key = e.path().to_string();
@@ -239,8 +260,24 @@ impl BitcoinConfig {
                 ));
             }
         };
-        let key = crate::key_source::from_settings(section.key_file, section.key_env)
+        let key = crate::key_source::from_settings(section.key_file, section.key_env, key_required)
             .map_err(|(key, reason)| ConfigError::new(key, reason))?;
+        let network: Network = section.network.into();
+        let trusted_anchor_addresses = section
+            .trusted_anchor_addresses
+            .iter()
+            .map(|text| {
+                text.parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+                    .map_err(|e| e.to_string())
+                    .and_then(|a| a.require_network(network).map_err(|e| e.to_string()))
+                    .map_err(|e| {
+                        ConfigError::new(
+                            "trusted_anchor_addresses",
+                            format!("'{text}' is not a {network} address ({e})"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if section.confirmations == 0 {
             return Err(ConfigError::new("confirmations", "must be at least 1"));
         }
@@ -268,8 +305,9 @@ impl BitcoinConfig {
             rpc_url,
             rpc_user: section.rpc_user,
             rpc_password: Secret(rpc_password),
-            network: section.network.into(),
+            network,
             key,
+            trusted_anchor_addresses,
             confirmations: section.confirmations,
             fee_target_blocks: section.fee_target_blocks,
             fees: FeeLimits { fallback, max },
@@ -348,7 +386,7 @@ mod tests {
         assert_eq!(config.rbf_after_blocks, 3);
         assert_eq!(
             config.key,
-            KeySource::File(PathBuf::from("/etc/relayer/bitcoin.key"))
+            Some(KeySource::File(PathBuf::from("/etc/relayer/bitcoin.key")))
         );
     }
 
@@ -413,7 +451,7 @@ mod tests {
         section["key_env"] = json!("RELAYER_BTC_KEY");
         assert_eq!(
             parse(section).unwrap().key,
-            KeySource::Env("RELAYER_BTC_KEY".into())
+            Some(KeySource::Env("RELAYER_BTC_KEY".into()))
         );
         assert_eq!(parse(without("key_file")).unwrap_err().key, "key_file");
         let err = parse(with("key_env", json!("X"))).unwrap_err();

@@ -46,7 +46,7 @@ use tokio::sync::Mutex;
 
 use crate::anchor::{AnchorReadBack, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
-use crate::registry::{BuildFuture, HostchainAdapter};
+use crate::registry::{BuildFuture, HostchainAdapter, ReaderFuture};
 
 pub use config::BitcoinConfig;
 
@@ -64,6 +64,8 @@ pub struct BitcoinAdapter {
     rpc: Rpc,
     /// The relayer's key and address.
     signer: Signer,
+    /// The scripts of the addresses whose anchors count when one is read back.
+    trusted_scripts: Vec<bitcoin::ScriptBuf>,
     /// Our coins. Held across the RPC calls of one prepare or replace, so that two of them
     /// never choose the same coin.
     coins: Mutex<Coins>,
@@ -86,6 +88,17 @@ pub fn build(hostchain: HostchainId, config: serde_json::Value) -> BuildFuture {
             .map_err(|e| AdapterError::new(e.kind(), &hostchain, e.to_string()))?;
         let adapter = BitcoinAdapter::connect(hostchain, config).await?;
         Ok(Arc::new(adapter) as Arc<dyn HostchainAdapter>)
+    })
+}
+
+/// The registry's factory of anchor readers for `kind = "bitcoin"`
+/// ([`BitcoinAdapter::reader`]).
+pub fn reader(hostchain: HostchainId, config: serde_json::Value) -> ReaderFuture {
+    Box::pin(async move {
+        let config = BitcoinConfig::for_reading(config)
+            .map_err(|e| AdapterError::new(e.kind(), &hostchain, e.to_string()))?;
+        let reader = BitcoinAdapter::reader(hostchain, config).await?;
+        Ok(Arc::new(reader) as Arc<dyn Anchorer>)
     })
 }
 
@@ -137,28 +150,15 @@ impl BitcoinAdapter {
     ) -> AdapterResult<BitcoinAdapter> {
         let config_error =
             |e: &dyn Classified| AdapterError::new(e.error_kind(), &hostchain, e.to_string());
-        let signer = Signer::load(&config.key, config.network).map_err(|e| config_error(&e))?;
-        let rpc = Rpc::new(&config).map_err(|e| {
-            AdapterError::new(ErrorKind::Config, &hostchain, format!("`rpc_url`: {e}"))
-        })?;
-        let chain = rpc.chain().await.map_err(|e| config_error(&e))?;
-        if !chain_matches(config.network, &chain) {
-            return Err(AdapterError::new(
+        let source = config.key.as_ref().ok_or_else(|| {
+            AdapterError::new(
                 ErrorKind::Config,
                 &hostchain,
-                format!(
-                    "`network`: configured {} but the node at {} is on '{chain}'",
-                    config.network, config.rpc_url
-                ),
-            ));
-        }
-        let adapter = BitcoinAdapter {
-            hostchain,
-            config,
-            rpc,
-            signer,
-            coins: Mutex::new(Coins::default()),
-        };
+                "`key_file`: missing: give key_file or key_env",
+            )
+        })?;
+        let signer = Signer::load(source, config.network).map_err(|e| config_error(&e))?;
+        let adapter = Self::with_signer(hostchain, config, signer).await?;
         {
             let mut coins = adapter.coins.lock().await;
             adapter.rescan(&mut coins).await?;
@@ -169,6 +169,70 @@ impl BitcoinAdapter {
             "bitcoin adapter ready"
         );
         Ok(adapter)
+    }
+
+    /// An adapter that only reads anchors back (`relayer verify`): no key is read and no coin
+    /// is looked at, so the addresses whose anchors count must be listed in
+    /// `trusted_anchor_addresses`.
+    pub async fn reader(
+        hostchain: HostchainId,
+        config: BitcoinConfig,
+    ) -> AdapterResult<BitcoinAdapter> {
+        if config.trusted_anchor_addresses.is_empty() {
+            return Err(AdapterError::new(
+                ErrorKind::Config,
+                &hostchain,
+                "`trusted_anchor_addresses`: missing: list the relayer addresses whose anchors \
+                 count (reading anchors back reads no key)",
+            ));
+        }
+        // Nothing is signed: a throwaway key fills the adapter's slot.
+        let secret =
+            bitcoin::secp256k1::SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng());
+        let signer = Signer::from_secret(secret, config.network);
+        Self::with_signer(hostchain, config, signer).await
+    }
+
+    /// The adapter with `signer`, once the node is found on the configured network.
+    async fn with_signer(
+        hostchain: HostchainId,
+        config: BitcoinConfig,
+        signer: Signer,
+    ) -> AdapterResult<BitcoinAdapter> {
+        let rpc = Rpc::new(&config).map_err(|e| {
+            AdapterError::new(ErrorKind::Config, &hostchain, format!("`rpc_url`: {e}"))
+        })?;
+        let chain = rpc
+            .chain()
+            .await
+            .map_err(|e| AdapterError::new(e.error_kind(), &hostchain, e.to_string()))?;
+        if !chain_matches(config.network, &chain) {
+            return Err(AdapterError::new(
+                ErrorKind::Config,
+                &hostchain,
+                format!(
+                    "`network`: configured {} but the node at {} is on '{chain}'",
+                    config.network, config.rpc_url
+                ),
+            ));
+        }
+        let trusted_scripts = if config.trusted_anchor_addresses.is_empty() {
+            vec![signer.script_pubkey().clone()]
+        } else {
+            config
+                .trusted_anchor_addresses
+                .iter()
+                .map(Address::script_pubkey)
+                .collect()
+        };
+        Ok(BitcoinAdapter {
+            hostchain,
+            config,
+            rpc,
+            signer,
+            trusted_scripts,
+            coins: Mutex::new(Coins::default()),
+        })
     }
 
     /// The relayer's address on this hostchain: fund it to pay for anchors.

@@ -236,6 +236,51 @@ impl BitcoinAdapter {
         }))
     }
 
+    /// Transaction `txid` from the node's hex, which must be that transaction.
+    fn decode_tx(&self, txid: Txid, hex: &str) -> AdapterResult<Transaction> {
+        let bytes = Vec::<u8>::from_hex(hex)
+            .map_err(|e| self.error(ErrorKind::InvalidResponse, format!("{txid}: hex: {e}")))?;
+        let tx: Transaction = deserialize(&bytes)
+            .map_err(|e| self.error(ErrorKind::InvalidResponse, format!("{txid}: decode: {e}")))?;
+        if tx.compute_txid() != txid {
+            return Err(self.error(
+                ErrorKind::InvalidResponse,
+                format!("asked for {txid}, the node returned {}", tx.compute_txid()),
+            ));
+        }
+        Ok(tx)
+    }
+
+    /// Whether one of `tx`'s first inputs spends a coin of a trusted address (the previous
+    /// transactions are looked up, which needs `-txindex=1` once they are confirmed).
+    async fn spends_trusted_coin(&self, tx: &Transaction) -> AdapterResult<bool> {
+        /// An anchor spends one or two coins; more inputs are not looked up.
+        const INPUTS_LOOKED_AT: usize = 8;
+        for input in tx.input.iter().take(INPUTS_LOOKED_AT) {
+            let spent = input.previous_output;
+            if spent.is_null() {
+                continue;
+            }
+            let Some(info) = self
+                .rpc
+                .raw_tx(spent.txid, None)
+                .await
+                .map_err(|e| self.fail(e))?
+            else {
+                continue;
+            };
+            let previous = self.decode_tx(spent.txid, &info.hex)?;
+            let script = usize::try_from(spent.vout)
+                .ok()
+                .and_then(|vout| previous.output.get(vout))
+                .map(|out| &out.script_pubkey);
+            if script.is_some_and(|s| self.trusted_scripts.contains(s)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Finds and decodes the anchor payload of transaction `id`, which must be in a block on
     /// the main chain. Finding a confirmed transaction by id needs the node's `-txindex=1`.
     pub(super) async fn read_back(&self, id: &str) -> AdapterResult<AnchorReadBack> {
@@ -256,16 +301,7 @@ impl BitcoinAdapter {
                     ),
                 )
             })?;
-        let bytes = Vec::<u8>::from_hex(&info.hex)
-            .map_err(|e| self.error(ErrorKind::InvalidResponse, format!("{txid}: hex: {e}")))?;
-        let tx: Transaction = deserialize(&bytes)
-            .map_err(|e| self.error(ErrorKind::InvalidResponse, format!("{txid}: decode: {e}")))?;
-        if tx.compute_txid() != txid {
-            return Err(self.error(
-                ErrorKind::InvalidResponse,
-                format!("asked for {txid}, the node returned {}", tx.compute_txid()),
-            ));
-        }
+        let tx = self.decode_tx(txid, &info.hex)?;
         let payload = extract_payload(&tx).map_err(|e| {
             let kind = match e {
                 PayloadError::Missing(_) => ErrorKind::NotFound,
@@ -273,6 +309,17 @@ impl BitcoinAdapter {
             };
             self.error(kind, format!("{txid}: {e}"))
         })?;
+        // Anyone can write an OP_RETURN: only a transaction that spends a coin of a trusted
+        // address is an anchor.
+        if !self.spends_trusted_coin(&tx).await? {
+            return Err(self.error(
+                ErrorKind::NotFound,
+                format!(
+                    "{txid} spends no coin of a trusted anchor address (its OP_RETURN is not an \
+                     anchor of ours)"
+                ),
+            ));
+        }
         let (inclusion, confirmations) = match info.blockhash {
             Some(hash) => self.on_main_chain(hash).await?.ok_or_else(|| {
                 self.error(

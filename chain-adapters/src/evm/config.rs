@@ -49,8 +49,9 @@ pub enum Finality {
 pub struct EvmConfig {
     /// JSON-RPC endpoint (`http://...` or `https://...`).
     pub rpc_url: String,
-    /// Where the relayer's key is; it pays gas and signs anchors and releases.
-    pub key: KeySource,
+    /// Where the relayer's key is; it pays gas and signs anchors and releases. `None` only in
+    /// a configuration read for verifying ([`EvmConfig::for_reading`]).
+    pub key: Option<KeySource>,
     /// The chain id the node must report, if given; signatures are bound to the chain id, so a
     /// mismatch is refused rather than signed for.
     pub chain_id: Option<u64>,
@@ -182,6 +183,16 @@ fn address(key: &str, text: &str) -> Result<Address, ConfigError> {
 impl EvmConfig {
     /// Parses and validates a configuration section.
     pub fn from_value(section: serde_json::Value) -> Result<EvmConfig, ConfigError> {
+        Self::parse(section, true)
+    }
+
+    /// Parses a section for reading anchors back only (`relayer verify`): the same keys, but
+    /// the relayer's key may be left out (and is never read).
+    pub fn for_reading(section: serde_json::Value) -> Result<EvmConfig, ConfigError> {
+        Self::parse(section, false)
+    }
+
+    fn parse(section: serde_json::Value, key_required: bool) -> Result<EvmConfig, ConfigError> {
         let section: Section = serde_path_to_error::deserialize(section)
             .map_err(|e| ConfigError::new(&e.path().to_string(), e.inner().to_string()))?;
 
@@ -192,7 +203,7 @@ impl EvmConfig {
                 "must start with http:// or https://",
             ));
         }
-        let key = crate::key_source::from_settings(section.key_file, section.key_env)
+        let key = crate::key_source::from_settings(section.key_file, section.key_env, key_required)
             .map_err(|(key, reason)| ConfigError::new(key, reason))?;
         let anchor_contract = address("anchor_contract", &section.anchor_contract)?;
         let bridge_contract = section
@@ -287,7 +298,7 @@ mod tests {
         assert_eq!(config.max_fee_per_gas, Wei::new(100_000_000_000));
         assert_eq!(config.deposit_range, 2_000);
         assert_eq!(config.bridge_contract, None);
-        assert_eq!(config.key, KeySource::Env("RELAYER_EVM_KEY".into()));
+        assert_eq!(config.key, Some(KeySource::Env("RELAYER_EVM_KEY".into())));
     }
 
     #[test]

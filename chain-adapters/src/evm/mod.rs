@@ -46,9 +46,10 @@ use alloy::transports::TransportError;
 use symbiote::types::{HostAddress, HostchainId};
 use tokio::sync::OnceCell;
 
+use crate::anchor::Anchorer;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
-use crate::registry::{BuildFuture, HostchainAdapter};
+use crate::registry::{BuildFuture, HostchainAdapter, ReaderFuture};
 use crate::scout::Scout;
 
 pub use config::EvmConfig;
@@ -85,7 +86,11 @@ impl EvmAdapter {
     /// Builds the adapter from its configuration, reading the key from where it says. Nothing
     /// is sent to the node until the adapter is used.
     pub fn new(hostchain: HostchainId, config: EvmConfig) -> AdapterResult<Self> {
-        let key = RelayerKey::load(&config.key)
+        let key = config
+            .key
+            .as_ref()
+            .ok_or_else(|| "missing: give key_file or key_env".to_string())
+            .and_then(RelayerKey::load)
             .map_err(|e| AdapterError::new(ErrorKind::Config, &hostchain, format!("key: {e}")))?;
         Self::with_key(hostchain, config, key)
     }
@@ -256,6 +261,19 @@ impl crate::wallet::Wallet for EvmAdapter {
 
 /// The key family of EVM chains: a relayer's `evm` key is its 20-byte address.
 pub const KEY_FAMILY: &str = "evm";
+
+/// The registry's factory of anchor readers for `kind = "evm"` (`relayer verify`): the
+/// section's RPC endpoint, anchor contract and finality; no key is read.
+pub fn reader(hostchain: HostchainId, config: serde_json::Value) -> ReaderFuture {
+    Box::pin(async move {
+        let config = EvmConfig::for_reading(config)
+            .map_err(|e| AdapterError::new(ErrorKind::Config, &hostchain, e.to_string()))?;
+        // Reading anchors back signs nothing: a throwaway key fills the adapter's slot.
+        let key = RelayerKey::from_signer(alloy::signers::local::PrivateKeySigner::random());
+        let reader: Arc<dyn Anchorer> = Arc::new(EvmAdapter::with_key(hostchain, config, key)?);
+        Ok(reader)
+    })
+}
 
 /// The registry's factory for `kind = "evm"`.
 pub fn build(hostchain: HostchainId, config: serde_json::Value) -> BuildFuture {

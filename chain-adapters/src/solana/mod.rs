@@ -35,9 +35,10 @@ use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
 use symbiote::types::{HostAddress, HostchainId};
 
+use crate::anchor::Anchorer;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
-use crate::registry::{BuildFuture, HostchainAdapter};
+use crate::registry::{BuildFuture, HostchainAdapter, ReaderFuture};
 use crate::scout::Scout;
 
 pub use config::SolanaConfig;
@@ -105,6 +106,34 @@ impl SolanaAdapter {
             "vault key",
         )
         .map_err(config_err)?;
+        Self::with_keys(hostchain, config, key, vault_key)
+    }
+
+    /// An adapter that only reads anchors back (`relayer verify`): no key is read, so the keys
+    /// whose memos count must be listed in `trusted_anchor_signers`.
+    pub fn reader(hostchain: HostchainId, mut config: SolanaConfig) -> AdapterResult<Self> {
+        if config.trusted_anchor_signers.is_empty() {
+            return Err(AdapterError::new(
+                ErrorKind::Config,
+                &hostchain,
+                "trusted_anchor_signers: missing: list the relayer keys whose memos count as \
+                 anchors (reading anchors back reads no key)",
+            ));
+        }
+        config.vault_key_file = None;
+        config.vault_key_env = None;
+        // Nothing is signed: a throwaway key fills the adapter's slot.
+        Self::with_keys(hostchain, config, Keypair::new(), None)
+    }
+
+    fn with_keys(
+        hostchain: HostchainId,
+        config: SolanaConfig,
+        key: Keypair,
+        vault_key: Option<Keypair>,
+    ) -> AdapterResult<Self> {
+        let config_err =
+            |message: String| AdapterError::new(ErrorKind::Config, &hostchain, message);
         let vault = match (&vault_key, &config.vault_address) {
             (Some(k), Some(address)) => {
                 let given = parse_pubkey(&hostchain, "vault_address", address)?;
@@ -249,17 +278,31 @@ impl crate::wallet::Wallet for SolanaAdapter {
     }
 }
 
+/// The section, parsed; an error names what is wrong.
+fn parse_config(hostchain: &HostchainId, config: serde_json::Value) -> AdapterResult<SolanaConfig> {
+    serde_json::from_value(config).map_err(|e| {
+        AdapterError::new(
+            ErrorKind::Config,
+            hostchain,
+            format!("invalid solana configuration: {e}"),
+        )
+    })
+}
+
 /// The registry's factory for `kind = "solana"`.
 pub fn build(hostchain: HostchainId, config: serde_json::Value) -> BuildFuture {
     Box::pin(async move {
-        let config: SolanaConfig = serde_json::from_value(config).map_err(|e| {
-            AdapterError::new(
-                ErrorKind::Config,
-                &hostchain,
-                format!("invalid solana configuration: {e}"),
-            )
-        })?;
+        let config = parse_config(&hostchain, config)?;
         let adapter: Arc<dyn HostchainAdapter> = Arc::new(SolanaAdapter::new(hostchain, config)?);
         Ok(adapter)
+    })
+}
+
+/// The registry's factory of anchor readers for `kind = "solana"` ([`SolanaAdapter::reader`]).
+pub fn reader(hostchain: HostchainId, config: serde_json::Value) -> ReaderFuture {
+    Box::pin(async move {
+        let config = parse_config(&hostchain, config)?;
+        let reader: Arc<dyn Anchorer> = Arc::new(SolanaAdapter::reader(hostchain, config)?);
+        Ok(reader)
     })
 }

@@ -340,7 +340,11 @@ impl Config {
 }
 
 /// Sets the key at `path` (`SECTION__KEY`, matched loosely) to `value`.
-fn apply_override(table: &mut toml::Table, path: &str, value: &str) -> Result<(), String> {
+pub(crate) fn apply_override(
+    table: &mut toml::Table,
+    path: &str,
+    value: &str,
+) -> Result<(), String> {
     let segments: Vec<&str> = path.split("__").filter(|s| !s.is_empty()).collect();
     let Some((last, parents)) = segments.split_last() else {
         return Err("empty key".into());

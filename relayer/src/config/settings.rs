@@ -107,7 +107,7 @@ impl Settings {
         };
         let database = DatabaseUrl::parse(&config.database.url)
             .map_err(|e| err("database.url", e.to_string()))?;
-        let hostchains = hostchains(&config, file)?;
+        let hostchains = hostchains(&config.hostchains, file)?;
         let mut limits = BTreeMap::new();
         for (entry, limit) in &config.bridge.limits {
             let key = format!("bridge.limits.\"{entry}\"");
@@ -263,10 +263,65 @@ fn split_destination(entry: &str) -> Result<(HostchainId, HostAddress), String> 
     ))
 }
 
+/// The `[hostchains.*]` sections of the TOML file at `path`, checked like the relayer's (the
+/// `RELAYER__HOSTCHAINS__*` variables override them too); any other section is ignored. This is
+/// how `relayer verify` reads a small verifier file, or a relayer's own configuration, without
+/// touching anything else it names.
+pub fn hostchain_sections(path: &Path) -> Result<Vec<HostchainConfig>, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let mut whole: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
+    let mut table = toml::Table::new();
+    if let Some(sections) = whole.remove("hostchains") {
+        table.insert("hostchains".into(), sections);
+    }
+    for (name, value) in std::env::vars() {
+        if let Some(path) = name.strip_prefix(super::ENV_PREFIX)
+            && path.to_lowercase().starts_with("hostchains__")
+        {
+            super::apply_override(&mut table, path, &value).map_err(|message| {
+                ConfigError::Key {
+                    file: format!("{file} (environment variable {name})"),
+                    key: path.to_lowercase(),
+                    message,
+                }
+            })?;
+        }
+    }
+    let sections: BTreeMap<String, toml::Table> = match table.remove("hostchains") {
+        None => BTreeMap::new(),
+        Some(value) => value
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Key {
+                file: file.clone(),
+                key: "hostchains".into(),
+                message: e.to_string(),
+            })?,
+    };
+    if sections.is_empty() {
+        return Err(Settings::err(
+            &file,
+            "hostchains",
+            "no [hostchains.<id>] section: name the hostchains to check, each with its kind, \
+             rpc_url and whose anchors count",
+        ));
+    }
+    hostchains(&sections, &file)
+}
+
 /// The configured hostchains, checked: a valid id and a kind the registry knows.
-fn hostchains(config: &Config, file: &str) -> Result<Vec<HostchainConfig>, ConfigError> {
+fn hostchains(
+    sections: &BTreeMap<String, toml::Table>,
+    file: &str,
+) -> Result<Vec<HostchainConfig>, ConfigError> {
     let mut out = Vec::new();
-    for (id, table) in &config.hostchains {
+    for (id, table) in sections {
         let key = |k: &str| format!("hostchains.{id}{k}");
         let hostchain =
             HostchainId::new(id).map_err(|e| Settings::err(file, &key(""), e.to_string()))?;

@@ -240,7 +240,7 @@ async fn kind_keys() -> BTreeMap<String, BTreeSet<String>> {
     const PROBE: &str = "docs_probe_unknown_key";
     let hostchain = symbiote::types::HostchainId::new("docs-probe").unwrap();
     let mut kinds = BTreeMap::new();
-    for (kind, factory) in chain_adapters::registry::KINDS {
+    for (kind, factory, _) in chain_adapters::registry::KINDS {
         let error = match factory(hostchain.clone(), json!({ PROBE: true })).await {
             Ok(_) => panic!("kind {kind} accepted a section with only an unknown key"),
             Err(error) => error,

@@ -131,6 +131,7 @@ rpc_password = "{btc_password}"
 network = "regtest"
 key_file = "bitcoin.key"
 confirmations = 2
+trusted_anchor_addresses = ["{btc_address}"]
 
 [hostchains.evm-31337]
 kind = "evm"
@@ -141,6 +142,7 @@ confirmations = 3
 "#,
             btc = bitcoind.rpc_url(),
             evm = anvil.rpc_url(),
+            btc_address = bitcoin_key.address,
         );
         Hostchains {
             bitcoind,
@@ -163,6 +165,16 @@ confirmations = 3
     /// The relayer config's `[hostchains.*]` tables of both, from a blank line on.
     pub fn toml(&self) -> &str {
         &self.toml
+    }
+
+    /// [`Hostchains::toml`] without the key files: what a verifier needs (`relayer verify
+    /// --hostchains`).
+    pub fn verifier_toml(&self) -> String {
+        self.toml
+            .lines()
+            .filter(|l| !l.starts_with("key_file"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// No more blocks from the miner.
