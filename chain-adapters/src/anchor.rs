@@ -95,6 +95,10 @@ pub struct AnchorReadBack {
     /// Whether it is past the adapter's confirmation depth (or finalized).
     #[serde(rename = "final")]
     pub fin: bool,
+    /// The symbiote the anchor names, where the hostchain records it (the EVM anchor
+    /// contract's event); `None` where the payload alone is written (Bitcoin, Solana).
+    #[serde(default)]
+    pub symbiote: Option<SymbioteId>,
 }
 
 /// Anchoring on one hostchain. Implementations are cheap to share (`Send + Sync`); every method
@@ -123,4 +127,19 @@ pub trait Anchorer: Send + Sync {
     /// Finds and decodes the anchor payload in the transaction `id`; verification tools use
     /// this with nothing but the hostchain's RPC.
     async fn read_anchor(&self, id: &str) -> AdapterResult<AnchorReadBack>;
+}
+
+/// Reading anchors back, and nothing else: what `relayer verify` holds, so that it cannot sign
+/// or send.
+#[async_trait]
+pub trait AnchorReader: Send + Sync {
+    /// [`Anchorer::read_anchor`].
+    async fn read_anchor(&self, id: &str) -> AdapterResult<AnchorReadBack>;
+}
+
+#[async_trait]
+impl<T: Anchorer> AnchorReader for T {
+    async fn read_anchor(&self, id: &str) -> AdapterResult<AnchorReadBack> {
+        Anchorer::read_anchor(self, id).await
+    }
 }

@@ -30,3 +30,8 @@ pub use registry::{HostchainAdapter, build};
 pub use relayer_set::{ContractRelayers, RelayerSetGovernance, Rotation};
 pub use scout::{Finding, Inspection, Scout, Severity};
 pub use wallet::{KeyBalance, Wallet};
+
+/// The longest JSON-RPC reply read from any hostchain node: a block with its full
+/// transactions, a page of logs or signatures, a large transaction fits; a longer one is
+/// refused before it is read whole.
+pub const MAX_RPC_REPLY_BYTES: usize = 64 * 1024 * 1024;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use symbiote::types::HostchainId;
 
-use crate::anchor::Anchorer;
+use crate::anchor::{AnchorReader, Anchorer};
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::scout::Scout;
@@ -62,7 +62,7 @@ pub type BuildFuture =
 pub type Factory = fn(HostchainId, serde_json::Value) -> BuildFuture;
 
 /// The future a reader factory returns.
-pub type ReaderFuture = Pin<Box<dyn Future<Output = AdapterResult<Arc<dyn Anchorer>>> + Send>>;
+pub type ReaderFuture = Pin<Box<dyn Future<Output = AdapterResult<Arc<dyn AnchorReader>>> + Send>>;
 
 /// Builds an anchor reader for `hostchain` from its configuration section: only what reading
 /// an anchor back needs (the RPC endpoint and whose anchors count); no key is read, and
@@ -120,7 +120,7 @@ pub async fn reader(
     kind_name: &str,
     hostchain: HostchainId,
     config: serde_json::Value,
-) -> AdapterResult<Arc<dyn Anchorer>> {
+) -> AdapterResult<Arc<dyn AnchorReader>> {
     let (_, factory) = kind(kind_name, &hostchain)?;
     factory(hostchain, config).await
 }

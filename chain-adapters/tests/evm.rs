@@ -98,6 +98,7 @@ async fn anchor_round_trip_is_idempotent_and_reads_back() {
     assert_eq!(read.payload, req.payload);
     assert_eq!(read.inclusion, inclusion);
     assert!(read.fin);
+    assert_eq!(read.symbiote, Some(req.symbiote), "the event's symbiote");
     let stored = contract
         .anchorOf(B256::from(*req.symbiote.as_bytes()), 1)
         .call()

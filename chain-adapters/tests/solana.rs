@@ -160,6 +160,29 @@ async fn anchor_is_sent_finalized_and_read_back() {
     let read = anchorer.read_anchor(&stored.id).await.unwrap();
     assert_eq!(read.payload, request(7).payload);
     assert!(read.fin);
+    // A verifier reads no key: it names the keys whose memos count, and only those count.
+    let reader = |trusted: Vec<String>| {
+        chain_adapters::registry::reader(
+            "solana",
+            HostchainId::new("solana-local").unwrap(),
+            serde_json::json!({ "rpc_url": s.rpc.url(), "trusted_anchor_signers": trusted }),
+        )
+    };
+    let err = reader(vec![])
+        .await
+        .err()
+        .expect("a reader without trusted keys");
+    assert!(err.message.contains("trusted_anchor_signers"), "{err}");
+    let trusting = reader(vec![s.relayer.pubkey().to_string()]).await.unwrap();
+    assert_eq!(
+        trusting.read_anchor(&stored.id).await.unwrap().payload,
+        request(7).payload
+    );
+    let stranger = reader(vec![Keypair::new().pubkey().to_string()])
+        .await
+        .unwrap();
+    let err = stranger.read_anchor(&stored.id).await.unwrap_err();
+    assert!(err.message.contains("trusted relayer key"), "{err}");
     if let TxStatus::Included { inclusion, .. } = status {
         assert_eq!(read.inclusion.height, inclusion.height);
         assert!(!inclusion.block_hash.is_empty());

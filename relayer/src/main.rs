@@ -156,7 +156,7 @@ async fn main() -> Result<()> {
             proof,
             hostchains,
             rpc,
-        } => verify(&proof, hostchains.as_deref().unwrap_or(&cli.config), &rpc).await,
+        } => verify(&proof, hostchains.as_deref(), &cli.config, &rpc).await,
         Command::Scout(ScoutCommand::Check {
             chain,
             address,
@@ -286,8 +286,14 @@ async fn running_status(settings: &Settings) -> Option<serde_json::Value> {
 }
 
 /// `relayer verify`: the proof at `path`, an anchor proof checked against the hostchains of
-/// the `[hostchains.*]` sections of `hostchains` (with the `rpc` endpoints given instead).
-async fn verify(path: &Path, hostchains: &Path, rpc: &[String]) -> Result<()> {
+/// the `[hostchains.*]` sections of the verifier file `hostchains` or else of the relayer
+/// configuration `config` (with the `rpc` endpoints given instead).
+async fn verify(
+    path: &Path,
+    hostchains: Option<&Path>,
+    config: &Path,
+    rpc: &[String],
+) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value =
@@ -299,11 +305,27 @@ async fn verify(path: &Path, hostchains: &Path, rpc: &[String]) -> Result<()> {
     } else {
         let doc: ProofDocument = serde_json::from_value(value)
             .with_context(|| format!("{} is not a proof document", path.display()))?;
-        let mut sections = relayer::config::settings::hostchain_sections(hostchains)?;
+        // A verifier's own file is taken as it is; the relayer's configuration with the
+        // environment's overrides, as the relayer reads it.
+        let file = hostchains.unwrap_or(config);
+        let mut sections =
+            relayer::config::settings::hostchain_sections(file, hostchains.is_none())
+                .with_context(|| {
+                    if hostchains.is_none() {
+                        "verifying reads the hostchains' sections of the relayer configuration; \
+                         give --hostchains <file> to use a verifier's own file"
+                    } else {
+                        "reading the verifier's file"
+                    }
+                })?;
+        let mut given_ids = std::collections::BTreeSet::new();
         for given in rpc {
             let (id, url) = given
                 .split_once('=')
                 .with_context(|| format!("--rpc {given}: write it as <hostchain>=<url>"))?;
+            if !given_ids.insert(id) {
+                bail!("--rpc {id}=…: given twice");
+            }
             let section = sections
                 .iter_mut()
                 .find(|s| s.id.as_str() == id)
@@ -311,12 +333,14 @@ async fn verify(path: &Path, hostchains: &Path, rpc: &[String]) -> Result<()> {
                     format!(
                         "--rpc {id}=…: {} has no [hostchains.{id}] section (its kind and whose \
                          anchors count)",
-                        hostchains.display()
+                        file.display()
                     )
                 })?;
             section.settings["rpc_url"] = serde_json::Value::String(url.to_string());
         }
-        let readers = proof::readers(&doc, &sections).await?;
+        let readers = proof::readers(&doc, &sections)
+            .await
+            .with_context(|| format!("a [hostchains.*] section of {}", file.display()))?;
         proof::verify(&doc, &readers).await
     };
     println!("{}", serde_json::to_string_pretty(&steps)?);

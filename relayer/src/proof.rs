@@ -6,7 +6,7 @@
 //! root was anchored. [`verify`] checks it with nothing but the hostchains' RPC endpoints and
 //! says exactly which step fails.
 
-use chain_adapters::anchor::Anchorer;
+use chain_adapters::anchor::AnchorReader;
 use serde::{Deserialize, Serialize};
 use symbiote::block::Header;
 use symbiote::certificate::QuorumCertificate;
@@ -160,7 +160,7 @@ impl Step {
 }
 
 /// The anchor readers `relayer verify` uses, by hostchain id.
-pub type Readers = std::collections::BTreeMap<HostchainId, std::sync::Arc<dyn Anchorer>>;
+pub type Readers = std::collections::BTreeMap<HostchainId, std::sync::Arc<dyn AnchorReader>>;
 
 /// The anchor readers of those `hostchains` that `doc` lists anchors on (see
 /// [`chain_adapters::registry::ReaderFactory`]): no key is read, nothing is sent, nothing is
@@ -229,8 +229,10 @@ pub async fn verify(doc: &ProofDocument, readers: &Readers) -> Vec<Step> {
             .verify(&doc.validators)
             .map(|()| {
                 format!(
-                    "blocks {}..={} signed by a quorum",
-                    commitment.from, commitment.to
+                    "blocks {}..={} signed by a quorum of validator set {}",
+                    commitment.from,
+                    commitment.to,
+                    doc.validators.hash()
                 )
             })
             .map_err(|e| e.to_string()),
@@ -260,6 +262,11 @@ pub async fn verify(doc: &ProofDocument, readers: &Readers) -> Vec<Step> {
             Ok(read) if read.payload.root != doc.proof.aggregate_root => Err(format!(
                 "the transaction anchors root {}, not the proof's {}",
                 read.payload.root, doc.proof.aggregate_root
+            )),
+            Ok(read) if read.symbiote.is_some_and(|s| s != doc.symbiote) => Err(format!(
+                "the transaction anchors symbiote {}, not the proof's {}",
+                read.symbiote.map(|s| s.to_string()).unwrap_or_default(),
+                doc.symbiote
             )),
             Ok(read) if read.payload.sequence != anchor.sequence => Err(format!(
                 "the transaction carries sequence {}, the proof says {}",

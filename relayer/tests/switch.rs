@@ -217,9 +217,11 @@ poll_interval_ms = 300
 kind = "solana"
 rpc_url = "{solana}"
 key_file = "solana.json"
+trusted_anchor_signers = ["{solana_key}"]
 {hostchains}"#,
             head = relayer_toml_head(&net, 0, &sqlite_url(dir.path()), port),
             solana = solana.rpc_url(),
+            solana_key = solana_key.pubkey(),
             hostchains = hostchains.toml(),
         )
     });

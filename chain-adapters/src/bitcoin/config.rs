@@ -75,8 +75,8 @@ pub struct BitcoinConfig {
     /// Where the relayer's key is. `None` only in a configuration read for verifying
     /// ([`BitcoinConfig::for_reading`]).
     pub key: Option<KeySource>,
-    /// Addresses whose anchors count when an anchor is read back: an anchor transaction must
-    /// spend a coin of one of them. Empty: the relayer's own address.
+    /// Addresses (P2WPKH) whose anchors count when an anchor is read back besides the
+    /// relayer's own: an anchor transaction must spend a coin of one of them, signed.
     pub trusted_anchor_addresses: Vec<bitcoin::Address>,
     /// Confirmations after which an anchor is final.
     pub confirmations: u64,
@@ -270,6 +270,14 @@ impl BitcoinConfig {
                 text.parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
                     .map_err(|e| e.to_string())
                     .and_then(|a| a.require_network(network).map_err(|e| e.to_string()))
+                    .and_then(|a| {
+                        // Relayers pay anchors from P2WPKH coins; their signatures are checked.
+                        if a.address_type() == Some(bitcoin::AddressType::P2wpkh) {
+                            Ok(a)
+                        } else {
+                            Err("not a P2WPKH address, the kind relayers anchor from".into())
+                        }
+                    })
                     .map_err(|e| {
                         ConfigError::new(
                             "trusted_anchor_addresses",

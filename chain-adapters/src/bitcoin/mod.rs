@@ -44,7 +44,9 @@ use bitcoin::{Address, Network, OutPoint};
 use symbiote::types::{HostAddress, HostchainId};
 use tokio::sync::Mutex;
 
-use crate::anchor::{AnchorReadBack, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus};
+use crate::anchor::{
+    AnchorReadBack, AnchorReader, AnchorRequest, Anchorer, Inclusion, PreparedTx, TxStatus,
+};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::registry::{BuildFuture, HostchainAdapter, ReaderFuture};
 
@@ -98,7 +100,7 @@ pub fn reader(hostchain: HostchainId, config: serde_json::Value) -> ReaderFuture
         let config = BitcoinConfig::for_reading(config)
             .map_err(|e| AdapterError::new(e.kind(), &hostchain, e.to_string()))?;
         let reader = BitcoinAdapter::reader(hostchain, config).await?;
-        Ok(Arc::new(reader) as Arc<dyn Anchorer>)
+        Ok(Arc::new(reader) as Arc<dyn AnchorReader>)
     })
 }
 
@@ -158,7 +160,12 @@ impl BitcoinAdapter {
             )
         })?;
         let signer = Signer::load(source, config.network).map_err(|e| config_error(&e))?;
-        let adapter = Self::with_signer(hostchain, config, signer).await?;
+        let mut adapter = Self::with_signer(hostchain, config, signer).await?;
+        // The relayer's own anchors always count.
+        let own = adapter.signer.script_pubkey().clone();
+        if !adapter.trusted_scripts.contains(&own) {
+            adapter.trusted_scripts.push(own);
+        }
         {
             let mut coins = adapter.coins.lock().await;
             adapter.rescan(&mut coins).await?;
@@ -216,15 +223,11 @@ impl BitcoinAdapter {
                 ),
             ));
         }
-        let trusted_scripts = if config.trusted_anchor_addresses.is_empty() {
-            vec![signer.script_pubkey().clone()]
-        } else {
-            config
-                .trusted_anchor_addresses
-                .iter()
-                .map(Address::script_pubkey)
-                .collect()
-        };
+        let trusted_scripts = config
+            .trusted_anchor_addresses
+            .iter()
+            .map(Address::script_pubkey)
+            .collect();
         Ok(BitcoinAdapter {
             hostchain,
             config,

@@ -1,9 +1,9 @@
-//! bitcoind's JSON-RPC, through bitcoincore-rpc (blocking: every call runs on tokio's blocking
-//! pool).
+//! bitcoind's JSON-RPC over reqwest (async), every reply read up to a size limit before it is
+//! parsed.
 //!
-//! Typed calls of bitcoincore-rpc are used where they parse Bitcoin Core v31's answers
-//! (`getblockcount`, `getblockhash`, `getblockheader`, `gettxout`, `estimatesmartfee`,
-//! `testmempoolaccept`). The others are raw calls read into small structs of our own, because
+//! bitcoincore-rpc's result types are used where they parse Bitcoin Core v31's answers
+//! (`getblockheader`, `gettxout`, `estimatesmartfee`, `testmempoolaccept`). The others are
+//! read into small structs of our own, because
 //! the library's types no longer match v31: `getmempoolentry` (the library requires
 //! `bip125-replaceable`, which v31 dropped), `scantxoutset` (the library's result has no
 //! `coinbase` flag, needed for maturity), `getrawtransaction` (the library's output-type enum
@@ -16,18 +16,20 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Transaction, Txid};
-use bitcoincore_rpc::json::{EstimateMode, TestMempoolAcceptResult};
-use bitcoincore_rpc::jsonrpc::{self, simple_http};
-use bitcoincore_rpc::{Client, RpcApi};
+use bitcoincore_rpc::json::{
+    EstimateMode, EstimateSmartFeeResult, GetBlockHeaderResult, GetTxOutResult,
+    TestMempoolAcceptResult,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::config::BitcoinConfig;
+use super::config::{BitcoinConfig, Secret};
 use super::fees::{FeeRate, RelayPolicy};
 use crate::error::ErrorKind;
 
@@ -117,39 +119,6 @@ impl RpcError {
             _ => None,
         }
     }
-
-    fn from_client(method: &'static str, error: bitcoincore_rpc::Error) -> RpcError {
-        use bitcoincore_rpc::Error as E;
-        match error {
-            E::JsonRpc(jsonrpc::Error::Rpc(e)) => RpcError::Node {
-                method,
-                code: e.code,
-                message: e.message,
-            },
-            E::JsonRpc(jsonrpc::Error::Transport(e)) => {
-                match e.downcast_ref::<simple_http::Error>() {
-                    Some(simple_http::Error::HttpErrorCode(status @ (401 | 403))) => {
-                        RpcError::Unauthorized {
-                            method,
-                            status: *status,
-                        }
-                    }
-                    _ => RpcError::Unavailable {
-                        method,
-                        reason: e.to_string(),
-                    },
-                }
-            }
-            E::Io(e) => RpcError::Unavailable {
-                method,
-                reason: e.to_string(),
-            },
-            other => RpcError::Decode {
-                method,
-                reason: other.to_string(),
-            },
-        }
-    }
 }
 
 /// A node error code check that reads well at call sites.
@@ -157,15 +126,21 @@ fn is_code<T>(result: &Result<T, RpcError>, code: i32) -> bool {
     matches!(result, Err(e) if e.code() == Some(code))
 }
 
-/// A client for one bitcoind.
+/// A client for one bitcoind: JSON-RPC 1.0 over HTTP with basic authentication, every reply
+/// read up to [`crate::MAX_RPC_REPLY_BYTES`] before it is parsed.
 #[derive(Clone)]
 pub struct Rpc {
     /// For ordinary calls, with the configured timeout.
-    client: Arc<Client>,
+    client: reqwest::Client,
     /// For `scantxoutset`, with a long timeout.
-    scan_client: Arc<Client>,
-    /// The endpoint, for `Debug` and logs.
+    scan_client: reqwest::Client,
+    /// The endpoint (it holds no credentials: the configuration refuses them there).
     url: String,
+    /// RPC user and password.
+    user: String,
+    password: Secret,
+    /// The id of the next request.
+    next_id: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Rpc {
@@ -176,58 +151,123 @@ impl fmt::Debug for Rpc {
     }
 }
 
-fn client(config: &BitcoinConfig, timeout: Duration) -> Result<Client, RpcError> {
-    let transport = simple_http::SimpleHttpTransport::builder()
-        .url(&config.rpc_url)
+fn http_client(timeout: Duration) -> Result<reqwest::Client, RpcError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
         .map_err(|e| RpcError::Unavailable {
             method: "connect",
-            reason: format!("rpc_url: {e}"),
-        })?
-        .timeout(timeout)
-        .auth(config.rpc_user.as_str(), Some(config.rpc_password.expose()))
-        .build();
-    Ok(Client::from_jsonrpc(jsonrpc::Client::with_transport(
-        transport,
-    )))
+            reason: e.to_string(),
+        })
+}
+
+/// A JSON-RPC reply: Bitcoin Core answers errors with HTTP 500 (404 for an unknown method) and
+/// the error in the body.
+#[derive(Deserialize)]
+struct Reply {
+    #[serde(default)]
+    result: Value,
+    #[serde(default)]
+    error: Option<ReplyError>,
+}
+
+#[derive(Deserialize)]
+struct ReplyError {
+    code: i32,
+    message: String,
 }
 
 impl Rpc {
     /// A client for the configured node; nothing is sent yet.
     pub fn new(config: &BitcoinConfig) -> Result<Rpc, RpcError> {
+        reqwest::Url::parse(&config.rpc_url).map_err(|e| RpcError::Unavailable {
+            method: "connect",
+            reason: format!("rpc_url: {e}"),
+        })?;
         Ok(Rpc {
-            client: Arc::new(client(config, config.rpc_timeout)?),
-            scan_client: Arc::new(client(config, SCAN_TIMEOUT.max(config.rpc_timeout))?),
+            client: http_client(config.rpc_timeout)?,
+            scan_client: http_client(SCAN_TIMEOUT.max(config.rpc_timeout))?,
             url: config.rpc_url.clone(),
+            user: config.rpc_user.clone(),
+            password: config.rpc_password.clone(),
+            next_id: Arc::new(AtomicU64::new(1)),
         })
     }
 
-    /// Runs a blocking call on the blocking pool.
-    async fn run<T, F>(&self, method: &'static str, scan: bool, f: F) -> Result<T, RpcError>
+    /// Calls `method` and reads its result into `T`; with `scan`, with the long timeout.
+    async fn request<T>(
+        &self,
+        method: &'static str,
+        params: Vec<Value>,
+        scan: bool,
+    ) -> Result<T, RpcError>
     where
-        T: Send + 'static,
-        F: FnOnce(&Client) -> Result<T, bitcoincore_rpc::Error> + Send + 'static,
+        T: DeserializeOwned,
     {
+        let unavailable = |reason: String| RpcError::Unavailable { method, reason };
         let client = if scan {
-            Arc::clone(&self.scan_client)
+            &self.scan_client
         } else {
-            Arc::clone(&self.client)
+            &self.client
         };
-        tokio::task::spawn_blocking(move || f(&client))
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({ "jsonrpc": "1.0", "id": id, "method": method, "params": params });
+        let response = client
+            .post(&self.url)
+            .basic_auth(&self.user, Some(self.password.expose()))
+            .json(&body)
+            .send()
             .await
-            .map_err(|e| RpcError::Unavailable {
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
+        let status = response.status();
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(RpcError::Unauthorized {
                 method,
-                reason: format!("RPC task failed: {e}"),
-            })?
-            .map_err(|e| RpcError::from_client(method, e))
+                status: status.as_u16(),
+            });
+        }
+        let bytes = symbiote::client::read_limited(response, crate::MAX_RPC_REPLY_BYTES)
+            .await
+            .map_err(|e| match e {
+                symbiote::client::BodyError::TooLong { limit } => RpcError::Decode {
+                    method,
+                    reason: format!("the reply is longer than {limit} bytes"),
+                },
+                symbiote::client::BodyError::Http(e) => unavailable(e.without_url().to_string()),
+            })?;
+        let reply: Reply = match serde_json::from_slice(&bytes) {
+            Ok(reply) => reply,
+            // An error status without a JSON-RPC body: a proxy, a rate limiter, an outage.
+            Err(_) if !status.is_success() => return Err(unavailable(format!("HTTP {status}"))),
+            Err(e) => {
+                return Err(RpcError::Decode {
+                    method,
+                    reason: format!("not a JSON-RPC reply: {e}"),
+                });
+            }
+        };
+        if let Some(error) = reply.error {
+            return Err(RpcError::Node {
+                method,
+                code: error.code,
+                message: error.message,
+            });
+        }
+        if !status.is_success() {
+            return Err(unavailable(format!("HTTP {status}")));
+        }
+        serde_json::from_value(reply.result).map_err(|e| RpcError::Decode {
+            method,
+            reason: e.to_string(),
+        })
     }
 
-    /// A raw call whose answer is read into `T`.
+    /// A call whose answer is read into `T`.
     async fn call<T>(&self, method: &'static str, params: Vec<Value>) -> Result<T, RpcError>
     where
-        T: DeserializeOwned + Send + 'static,
+        T: DeserializeOwned,
     {
-        self.run(method, false, move |c| c.call::<T>(method, &params))
-            .await
+        self.request(method, params, false).await
     }
 
     /// The node's chain name (`main`, `test`, `testnet4`, `signet`, `regtest`).
@@ -242,23 +282,19 @@ impl Rpc {
 
     /// The height of the tip.
     pub async fn block_count(&self) -> Result<u64, RpcError> {
-        self.run("getblockcount", false, |c| c.get_block_count())
-            .await
+        self.call("getblockcount", vec![]).await
     }
 
     /// The hash of the main-chain block at `height`.
     pub async fn block_hash(&self, height: u64) -> Result<BlockHash, RpcError> {
-        self.run("getblockhash", false, move |c| c.get_block_hash(height))
-            .await
+        self.call("getblockhash", vec![json!(height)]).await
     }
 
     /// A block's height and confirmations (-1 when it is not on the main chain); `None` if
     /// the node does not know the block.
     pub async fn block_header(&self, hash: BlockHash) -> Result<Option<HeaderInfo>, RpcError> {
         let result = self
-            .run("getblockheader", false, move |c| {
-                c.get_block_header_info(&hash)
-            })
+            .call::<GetBlockHeaderResult>("getblockheader", vec![json!(hash), json!(true)])
             .await;
         if is_code(&result, codes::NOT_FOUND) {
             return Ok(None);
@@ -291,10 +327,11 @@ impl Rpc {
     /// `estimatesmartfee` for `target` blocks (conservative mode); `None` when the node has no
     /// estimate (regtest, a fresh node).
     pub async fn estimate_fee(&self, target: u16) -> Result<Option<FeeRate>, RpcError> {
-        let result = self
-            .run("estimatesmartfee", false, move |c| {
-                c.estimate_smart_fee(target, Some(EstimateMode::Conservative))
-            })
+        let result: EstimateSmartFeeResult = self
+            .call(
+                "estimatesmartfee",
+                vec![json!(target), json!(EstimateMode::Conservative)],
+            )
             .await?;
         Ok(result.fee_rate.map(FeeRate::from_btc_per_kvb))
     }
@@ -308,11 +345,7 @@ impl Rpc {
         }
         let descriptor = format!("raw({})", script.to_hex_string());
         let params = vec![json!("start"), json!([descriptor])];
-        let scan: Scan = self
-            .run("scantxoutset", true, move |c| {
-                c.call::<Scan>("scantxoutset", &params)
-            })
-            .await?;
+        let scan: Scan = self.request("scantxoutset", params, true).await?;
         if !scan.success {
             return Err(RpcError::Unavailable {
                 method: "scantxoutset",
@@ -329,11 +362,12 @@ impl Rpc {
         outpoint: OutPoint,
         include_mempool: bool,
     ) -> Result<Option<TxOutInfo>, RpcError> {
-        let out = self
-            .run("gettxout", false, move |c| {
-                c.get_tx_out(&outpoint.txid, outpoint.vout, Some(include_mempool))
-            })
-            .await?;
+        let params = vec![
+            json!(outpoint.txid),
+            json!(outpoint.vout),
+            json!(include_mempool),
+        ];
+        let out: Option<GetTxOutResult> = self.call("gettxout", params).await?;
         Ok(out.map(|out| TxOutInfo {
             confirmations: u64::from(out.confirmations),
             value: out.value,
@@ -384,11 +418,8 @@ impl Rpc {
 
     /// `testmempoolaccept` for one transaction.
     pub async fn test_accept(&self, tx: &Transaction) -> Result<TestMempoolAcceptResult, RpcError> {
-        let tx = tx.clone();
-        let results = self
-            .run("testmempoolaccept", false, move |c| {
-                c.test_mempool_accept(&[&tx])
-            })
+        let results: Vec<TestMempoolAcceptResult> = self
+            .call("testmempoolaccept", vec![json!([serialize_hex(tx)])])
             .await?;
         results.into_iter().next().ok_or(RpcError::Decode {
             method: "testmempoolaccept",

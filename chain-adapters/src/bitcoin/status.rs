@@ -14,15 +14,52 @@
 use std::str::FromStr;
 
 use bitcoin::consensus::encode::deserialize;
+use bitcoin::hashes::Hash as _;
 use bitcoin::hex::FromHex;
 use bitcoin::script::Instruction;
-use bitcoin::{BlockHash, OutPoint, Transaction, Txid};
+use bitcoin::{Amount, BlockHash, OutPoint, Transaction, Txid};
 use symbiote::anchor::AnchorPayload;
 
 use super::BitcoinAdapter;
 use super::wallet::CHANGE_VOUT;
 use crate::anchor::{AnchorReadBack, Inclusion, PreparedTx, TxStatus};
 use crate::error::{AdapterResult, ErrorKind};
+
+/// Whether input `index` of `tx` carries a valid P2WPKH signature (any sighash type) for the
+/// coin of `script` holding `value`.
+fn signed_p2wpkh(tx: &Transaction, index: usize, script: &bitcoin::Script, value: Amount) -> bool {
+    let Some(input) = tx.input.get(index) else {
+        return false;
+    };
+    let (Some(signature), Some(key), 2) = (
+        input.witness.nth(0),
+        input.witness.nth(1),
+        input.witness.len(),
+    ) else {
+        return false;
+    };
+    let (Ok(signature), Ok(key)) = (
+        bitcoin::ecdsa::Signature::from_slice(signature),
+        bitcoin::CompressedPublicKey::from_slice(key),
+    ) else {
+        return false;
+    };
+    if bitcoin::ScriptBuf::new_p2wpkh(&key.wpubkey_hash()).as_script() != script {
+        return false;
+    }
+    let Ok(sighash) = bitcoin::sighash::SighashCache::new(tx).p2wpkh_signature_hash(
+        index,
+        script,
+        value,
+        signature.sighash_type,
+    ) else {
+        return false;
+    };
+    let message = bitcoin::secp256k1::Message::from_digest(sighash.to_byte_array());
+    bitcoin::secp256k1::Secp256k1::verification_only()
+        .verify_ecdsa(&message, &signature.signature, &key.0)
+        .is_ok()
+}
 
 /// Why a transaction carries no usable anchor payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -251,32 +288,50 @@ impl BitcoinAdapter {
         Ok(tx)
     }
 
-    /// Whether one of `tx`'s first inputs spends a coin of a trusted address (the previous
-    /// transactions are looked up, which needs `-txindex=1` once they are confirmed).
+    /// Whether one of `tx`'s inputs spends a coin of a trusted address with a valid signature
+    /// (the previous transactions are looked up, which needs `-txindex=1` once they are
+    /// confirmed). The signature is checked here, not taken from the node: a node cannot pass a
+    /// made-up transaction off as one of ours.
     async fn spends_trusted_coin(&self, tx: &Transaction) -> AdapterResult<bool> {
-        /// An anchor spends one or two coins; more inputs are not looked up.
-        const INPUTS_LOOKED_AT: usize = 8;
-        for input in tx.input.iter().take(INPUTS_LOOKED_AT) {
+        for (index, input) in tx.input.iter().enumerate().take(super::coins::MAX_INPUTS) {
             let spent = input.previous_output;
             if spent.is_null() {
                 continue;
             }
-            let Some(info) = self
+            let info = self
                 .rpc
                 .raw_tx(spent.txid, None)
                 .await
                 .map_err(|e| self.fail(e))?
-            else {
-                continue;
-            };
+                .ok_or_else(|| {
+                    self.error(
+                        ErrorKind::NotFound,
+                        format!(
+                            "input {index} spends {spent}, whose transaction the node does not \
+                             find (it needs -txindex=1): who made this transaction is unknown"
+                        ),
+                    )
+                })?;
             let previous = self.decode_tx(spent.txid, &info.hex)?;
-            let script = usize::try_from(spent.vout)
+            let Some(coin) = usize::try_from(spent.vout)
                 .ok()
                 .and_then(|vout| previous.output.get(vout))
-                .map(|out| &out.script_pubkey);
-            if script.is_some_and(|s| self.trusted_scripts.contains(s)) {
+            else {
+                return Err(self.error(
+                    ErrorKind::InvalidResponse,
+                    format!("input {index} spends {spent}, which does not exist"),
+                ));
+            };
+            if !self.trusted_scripts.contains(&coin.script_pubkey) {
+                continue;
+            }
+            if signed_p2wpkh(tx, index, &coin.script_pubkey, coin.value) {
                 return Ok(true);
             }
+            return Err(self.error(
+                ErrorKind::InvalidResponse,
+                format!("input {index} spends a trusted coin without a valid signature"),
+            ));
         }
         Ok(false)
     }
@@ -339,6 +394,7 @@ impl BitcoinAdapter {
             inclusion,
             confirmations,
             fin: confirmations >= self.config.confirmations,
+            symbiote: None,
         })
     }
 }

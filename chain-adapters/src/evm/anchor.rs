@@ -15,7 +15,7 @@ use alloy::sol_types::{Eip712Domain, SolCall, SolStruct};
 use async_trait::async_trait;
 use symbiote::anchor::AnchorPayload;
 use symbiote::hash::Hash;
-use symbiote::types::Sequence;
+use symbiote::types::{Sequence, SymbioteId};
 
 use super::EvmAdapter;
 use super::bindings::{ANCHOR_DOMAIN_NAME, DOMAIN_VERSION, SymbioteAnchor, typed};
@@ -124,7 +124,7 @@ impl EvmAdapter {
     }
 
     /// The anchor in the transaction `id`, with where it is.
-    async fn find_anchor(&self, id: &str) -> AdapterResult<(AnchorPayload, Inclusion)> {
+    async fn find_anchor(&self, id: &str) -> AdapterResult<(AnchorPayload, Inclusion, SymbioteId)> {
         let hash = super::parse_tx_hash(&self.hostchain, id)?;
         let receipt = self
             .receipt(hash)
@@ -151,7 +151,8 @@ impl EvmAdapter {
             sequence: Sequence::new(event.sequence),
             root: Hash(event.root.0),
         };
-        Ok((payload, inclusion))
+        let symbiote = SymbioteId::from_hash(Hash(event.symbiote.0));
+        Ok((payload, inclusion, symbiote))
     }
 }
 
@@ -201,16 +202,17 @@ impl Anchorer for EvmAdapter {
     }
 
     /// Reads the first `Anchored` event that the configured anchor contract emitted in the
-    /// transaction. The event's symbiote is not part of [`AnchorPayload`]; a verifier that needs
-    /// it reads the contract's `anchorOf`.
+    /// transaction, with the symbiote it names, from a node on the configured chain.
     async fn read_anchor(&self, id: &str) -> AdapterResult<AnchorReadBack> {
-        let (payload, inclusion) = self.find_anchor(id).await?;
+        self.chain_id().await?;
+        let (payload, inclusion, symbiote) = self.find_anchor(id).await?;
         let (confirmations, fin) = self.depth(inclusion.height).await?;
         Ok(AnchorReadBack {
             payload,
             inclusion,
             confirmations,
             fin,
+            symbiote: Some(symbiote),
         })
     }
 }

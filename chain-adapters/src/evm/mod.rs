@@ -46,7 +46,7 @@ use alloy::transports::TransportError;
 use symbiote::types::{HostAddress, HostchainId};
 use tokio::sync::OnceCell;
 
-use crate::anchor::Anchorer;
+use crate::anchor::AnchorReader;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::registry::{BuildFuture, HostchainAdapter, ReaderFuture};
@@ -270,7 +270,7 @@ pub fn reader(hostchain: HostchainId, config: serde_json::Value) -> ReaderFuture
             .map_err(|e| AdapterError::new(ErrorKind::Config, &hostchain, e.to_string()))?;
         // Reading anchors back signs nothing: a throwaway key fills the adapter's slot.
         let key = RelayerKey::from_signer(alloy::signers::local::PrivateKeySigner::random());
-        let reader: Arc<dyn Anchorer> = Arc::new(EvmAdapter::with_key(hostchain, config, key)?);
+        let reader: Arc<dyn AnchorReader> = Arc::new(EvmAdapter::with_key(hostchain, config, key)?);
         Ok(reader)
     })
 }

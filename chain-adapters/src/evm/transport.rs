@@ -11,10 +11,6 @@ use std::time::Duration;
 use alloy::rpc::json_rpc::{RequestPacket, ResponsePacket};
 use alloy::transports::{TransportError, TransportErrorKind, TransportFut};
 
-/// The longest JSON-RPC reply read: a block with its full transactions, a page of logs or a
-/// batch of receipts fits; a longer one is refused before it is read whole.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
-
 /// An HTTP(S) JSON-RPC endpoint.
 #[derive(Clone)]
 pub struct HttpTransport {
@@ -64,7 +60,7 @@ impl HttpTransport {
             .await
             .map_err(|e| TransportErrorKind::custom(e.without_url()))?;
         let status = response.status();
-        let body = symbiote::client::read_limited(response, MAX_RESPONSE_BYTES)
+        let body = symbiote::client::read_limited(response, crate::MAX_RPC_REPLY_BYTES)
             .await
             .map_err(|e| match e {
                 symbiote::client::BodyError::Http(e) => TransportErrorKind::custom(e.without_url()),

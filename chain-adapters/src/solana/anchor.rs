@@ -185,7 +185,8 @@ impl SolanaAdapter {
             .map_err(|e| self.rpc_err("getBlockHeight", &e))
     }
 
-    async fn blockhash_of_slot(&self, slot: u64) -> String {
+    /// The hash of the block at `slot`.
+    async fn blockhash_of_slot(&self, slot: u64) -> AdapterResult<String> {
         let config = RpcBlockConfig {
             encoding: None,
             transaction_details: Some(TransactionDetails::None),
@@ -197,7 +198,7 @@ impl SolanaAdapter {
             .get_block_with_config(slot, config)
             .await
             .map(|b| b.blockhash)
-            .unwrap_or_default()
+            .map_err(|e| self.rpc_err(&format!("getBlock {slot}"), &e))
     }
 
     /// The on-chain status of a signature: (slot, confirmations, finalized, error).
@@ -275,7 +276,8 @@ impl SolanaAdapter {
             Some((slot, confirmations, fin, None)) => {
                 let block_hash = match seen {
                     Some(s) if s.height == slot => s.block_hash.clone(),
-                    _ => self.blockhash_of_slot(slot).await,
+                    // Unknown for now (a skipped or pruned block): compared again next time.
+                    _ => self.blockhash_of_slot(slot).await.unwrap_or_default(),
                 };
                 Ok(TxStatus::Included {
                     inclusion: Inclusion {
@@ -366,6 +368,22 @@ impl SolanaAdapter {
                 format!("transaction {signature} does not decode"),
             )
         })?;
+        // The node must give the transaction asked for, signed as it says: its first signature
+        // is its id, and every signature verifies over its message.
+        if tx.signatures.first() != Some(signature) {
+            return Err(self.err(
+                ErrorKind::InvalidResponse,
+                format!("asked for transaction {signature}, the node gave another one"),
+            ));
+        }
+        if !tx.verify_with_results().iter().all(|ok| *ok) {
+            return Err(self.err(
+                ErrorKind::InvalidResponse,
+                format!(
+                    "the node gave transaction {signature} with a signature that does not verify"
+                ),
+            ));
+        }
         Ok((confirmed.slot, tx, confirmed.transaction.meta))
     }
 }
@@ -438,11 +456,20 @@ impl Anchorer for SolanaAdapter {
         let (slot, tx, meta) = self
             .fetch_transaction(&signature, CommitmentConfig::confirmed())
             .await?;
-        if meta.as_ref().is_some_and(|m| m.err.is_some()) {
-            return Err(self.err(
-                ErrorKind::NotFound,
-                format!("transaction {id} failed on chain"),
-            ));
+        match meta {
+            None => {
+                return Err(self.err(
+                    ErrorKind::InvalidResponse,
+                    format!("the node gave transaction {id} without its status"),
+                ));
+            }
+            Some(m) if m.err.is_some() => {
+                return Err(self.err(
+                    ErrorKind::NotFound,
+                    format!("transaction {id} failed on chain"),
+                ));
+            }
+            Some(_) => {}
         }
         let mut found = None;
         for (signers, data) in signed_memos(&tx) {
@@ -474,10 +501,11 @@ impl Anchorer for SolanaAdapter {
             payload,
             inclusion: Inclusion {
                 height: slot,
-                block_hash: self.blockhash_of_slot(slot).await,
+                block_hash: self.blockhash_of_slot(slot).await?,
             },
             confirmations,
             fin,
+            symbiote: None,
         })
     }
 }

@@ -35,7 +35,7 @@ use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
 use symbiote::types::{HostAddress, HostchainId};
 
-use crate::anchor::Anchorer;
+use crate::anchor::AnchorReader;
 use crate::bridge::{DepositWatcher, Releaser};
 use crate::error::{AdapterError, AdapterResult, ErrorKind};
 use crate::registry::{BuildFuture, HostchainAdapter, ReaderFuture};
@@ -106,7 +106,13 @@ impl SolanaAdapter {
             "vault key",
         )
         .map_err(config_err)?;
-        Self::with_keys(hostchain, config, key, vault_key)
+        let mut adapter = Self::with_keys(hostchain, config, key, vault_key)?;
+        // The relayer's own anchors always count.
+        let own = adapter.key.pubkey();
+        if !adapter.trusted_signers.contains(&own) {
+            adapter.trusted_signers.push(own);
+        }
+        Ok(adapter)
     }
 
     /// An adapter that only reads anchors back (`relayer verify`): no key is read, so the keys
@@ -154,14 +160,11 @@ impl SolanaAdapter {
             .iter()
             .map(|m| parse_pubkey(&hostchain, "tokens", m))
             .collect::<AdapterResult<Vec<_>>>()?;
-        let mut trusted_signers = config
+        let trusted_signers = config
             .trusted_anchor_signers
             .iter()
             .map(|m| parse_pubkey(&hostchain, "trusted_anchor_signers", m))
             .collect::<AdapterResult<Vec<_>>>()?;
-        if trusted_signers.is_empty() {
-            trusted_signers.push(key.pubkey());
-        }
         if config.scan_limit == 0 {
             return Err(config_err("scan_limit must be at least 1".into()));
         }
@@ -302,7 +305,7 @@ pub fn build(hostchain: HostchainId, config: serde_json::Value) -> BuildFuture {
 pub fn reader(hostchain: HostchainId, config: serde_json::Value) -> ReaderFuture {
     Box::pin(async move {
         let config = parse_config(&hostchain, config)?;
-        let reader: Arc<dyn Anchorer> = Arc::new(SolanaAdapter::reader(hostchain, config)?);
+        let reader: Arc<dyn AnchorReader> = Arc::new(SolanaAdapter::reader(hostchain, config)?);
         Ok(reader)
     })
 }

@@ -18,9 +18,6 @@ use solana_client::rpc_request::{RpcError, RpcRequest, RpcResponseErrorData};
 use solana_client::rpc_response::RpcSimulateTransactionResult;
 use solana_client::rpc_sender::{RpcSender, RpcTransportStats};
 
-/// The longest JSON-RPC reply read: a block or a page of transactions fits.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
-
 /// Retries of a call the endpoint refused with 429 (too many requests).
 const RATE_LIMIT_RETRIES: u32 = 5;
 
@@ -136,13 +133,14 @@ impl RpcSender for BoundedSender {
             if let Err(e) = response.error_for_status_ref() {
                 break Err(ClientError::from(e.without_url()));
             }
-            let bytes = match symbiote::client::read_limited(response, MAX_RESPONSE_BYTES).await {
-                Ok(bytes) => bytes,
-                Err(symbiote::client::BodyError::Http(e)) => {
-                    break Err(ClientError::from(e.without_url()));
-                }
-                Err(too_long) => break Err(custom(format!("{request}: {too_long}"))),
-            };
+            let bytes =
+                match symbiote::client::read_limited(response, crate::MAX_RPC_REPLY_BYTES).await {
+                    Ok(bytes) => bytes,
+                    Err(symbiote::client::BodyError::Http(e)) => {
+                        break Err(ClientError::from(e.without_url()));
+                    }
+                    Err(too_long) => break Err(custom(format!("{request}: {too_long}"))),
+                };
             let mut reply: serde_json::Value = match serde_json::from_slice(&bytes) {
                 Ok(reply) => reply,
                 Err(e) => break Err(ClientError::from(e)),

@@ -263,11 +263,15 @@ fn split_destination(entry: &str) -> Result<(HostchainId, HostAddress), String> 
     ))
 }
 
-/// The `[hostchains.*]` sections of the TOML file at `path`, checked like the relayer's (the
-/// `RELAYER__HOSTCHAINS__*` variables override them too); any other section is ignored. This is
-/// how `relayer verify` reads a small verifier file, or a relayer's own configuration, without
-/// touching anything else it names.
-pub fn hostchain_sections(path: &Path) -> Result<Vec<HostchainConfig>, ConfigError> {
+/// The `[hostchains.*]` sections of the TOML file at `path`, checked like the relayer's (with
+/// `overridable`, the `RELAYER__HOSTCHAINS__*` variables override them, as they do the
+/// relayer's own configuration); any other section is ignored. This is how `relayer verify`
+/// reads a small verifier file, or a relayer's own configuration, without touching anything
+/// else it names.
+pub fn hostchain_sections(
+    path: &Path,
+    overridable: bool,
+) -> Result<Vec<HostchainConfig>, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: file.clone(),
@@ -281,7 +285,7 @@ pub fn hostchain_sections(path: &Path) -> Result<Vec<HostchainConfig>, ConfigErr
     if let Some(sections) = whole.remove("hostchains") {
         table.insert("hostchains".into(), sections);
     }
-    for (name, value) in std::env::vars() {
+    for (name, value) in std::env::vars().filter(|_| overridable) {
         if let Some(path) = name.strip_prefix(super::ENV_PREFIX)
             && path.to_lowercase().starts_with("hostchains__")
         {

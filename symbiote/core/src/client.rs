@@ -388,3 +388,51 @@ impl NodeClient {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// Serves one HTTP reply with `head` (status line and headers) and `body` to whoever
+    /// connects; returns the URL.
+    async fn serve_once(head: &'static str, body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body).await;
+        });
+        url
+    }
+
+    async fn read(head: &'static str, body: Vec<u8>, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let url = serve_once(head, body).await;
+        let response = reqwest::get(&url).await.unwrap();
+        read_limited(response, limit).await
+    }
+
+    #[tokio::test]
+    async fn a_reply_longer_than_the_limit_is_refused_announced_or_not() {
+        let body = vec![b'x'; 1000];
+        let announced = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n";
+        assert!(matches!(
+            read(announced, body.clone(), 999).await,
+            Err(BodyError::TooLong { limit: 999 })
+        ));
+        assert_eq!(read(announced, body.clone(), 1000).await.unwrap(), body);
+        // No length announced: the body is cut off as it arrives.
+        let streamed = "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n";
+        assert!(matches!(
+            read(streamed, body.clone(), 999).await,
+            Err(BodyError::TooLong { limit: 999 })
+        ));
+        assert_eq!(read(streamed, body.clone(), 1000).await.unwrap(), body);
+    }
+}
