@@ -275,9 +275,14 @@ impl SolanaAdapter {
             }),
             Some((slot, confirmations, fin, None)) => {
                 let block_hash = match seen {
-                    Some(s) if s.height == slot => s.block_hash.clone(),
-                    // Unknown for now (a skipped or pruned block): compared again next time.
-                    _ => self.blockhash_of_slot(slot).await.unwrap_or_default(),
+                    Some(s) if s.height == slot && !s.block_hash.is_empty() => s.block_hash.clone(),
+                    _ => match self.blockhash_of_slot(slot).await {
+                        Ok(hash) => hash,
+                        // A block just confirmed may not be served yet: until its hash is
+                        // known the transaction counts as pending, so that no inclusion is
+                        // ever stored without it.
+                        Err(_) => return Ok(TxStatus::InMempool),
+                    },
                 };
                 Ok(TxStatus::Included {
                     inclusion: Inclusion {
