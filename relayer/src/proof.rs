@@ -6,7 +6,7 @@
 //! root was anchored. [`verify`] checks it with nothing but the hostchains' RPC endpoints and
 //! says exactly which step fails.
 
-use chain_adapters::anchor::AnchorReader;
+use chain_adapters::anchor::{AnchorReadBack, AnchorReader};
 use serde::{Deserialize, Serialize};
 use symbiote::block::Header;
 use symbiote::certificate::QuorumCertificate;
@@ -263,9 +263,11 @@ pub async fn verify(doc: &ProofDocument, readers: &Readers) -> Vec<Step> {
                 "the transaction anchors root {}, not the proof's {}",
                 read.payload.root, doc.proof.aggregate_root
             )),
-            Ok(read) if read.symbiote.is_some_and(|s| s != doc.symbiote) => Err(format!(
-                "the transaction anchors symbiote {}, not the proof's {}",
-                read.symbiote.map(|s| s.to_string()).unwrap_or_default(),
+            Ok(AnchorReadBack {
+                symbiote: Some(named),
+                ..
+            }) if named != doc.symbiote => Err(format!(
+                "the transaction anchors symbiote {named}, not the proof's {}",
                 doc.symbiote
             )),
             Ok(read) if read.payload.sequence != anchor.sequence => Err(format!(

@@ -273,6 +273,23 @@ impl BitcoinAdapter {
         }))
     }
 
+    /// Transaction `txid`, looked up in the mempool and the node's transaction index, and the
+    /// block it is in; when the node does not find it, a [`ErrorKind::NotFound`] error saying
+    /// `missing`.
+    async fn indexed_tx(
+        &self,
+        txid: Txid,
+        missing: impl FnOnce() -> String,
+    ) -> AdapterResult<(Transaction, Option<BlockHash>)> {
+        let info = self
+            .rpc
+            .raw_tx(txid, None)
+            .await
+            .map_err(|e| self.fail(e))?
+            .ok_or_else(|| self.error(ErrorKind::NotFound, missing()))?;
+        Ok((self.decode_tx(txid, &info.hex)?, info.blockhash))
+    }
+
     /// Transaction `txid` from the node's hex, which must be that transaction.
     fn decode_tx(&self, txid: Txid, hex: &str) -> AdapterResult<Transaction> {
         let bytes = Vec::<u8>::from_hex(hex)
@@ -298,21 +315,14 @@ impl BitcoinAdapter {
             if spent.is_null() {
                 continue;
             }
-            let info = self
-                .rpc
-                .raw_tx(spent.txid, None)
-                .await
-                .map_err(|e| self.fail(e))?
-                .ok_or_else(|| {
-                    self.error(
-                        ErrorKind::NotFound,
-                        format!(
-                            "input {index} spends {spent}, whose transaction the node does not \
-                             find (it needs -txindex=1): who made this transaction is unknown"
-                        ),
+            let (previous, _) = self
+                .indexed_tx(spent.txid, || {
+                    format!(
+                        "input {index} spends {spent}, whose transaction the node does not find \
+                         (it needs -txindex=1): who made this transaction is unknown"
                     )
-                })?;
-            let previous = self.decode_tx(spent.txid, &info.hex)?;
+                })
+                .await?;
             let Some(coin) = usize::try_from(spent.vout)
                 .ok()
                 .and_then(|vout| previous.output.get(vout))
@@ -342,21 +352,14 @@ impl BitcoinAdapter {
         let txid = Txid::from_str(id).map_err(|_| {
             self.error(ErrorKind::NotFound, format!("{id:?} is not a Bitcoin txid"))
         })?;
-        let info = self
-            .rpc
-            .raw_tx(txid, None)
-            .await
-            .map_err(|e| self.fail(e))?
-            .ok_or_else(|| {
-                self.error(
-                    ErrorKind::NotFound,
-                    format!(
-                        "transaction {txid} not found (the node finds confirmed transactions \
-                         only with -txindex=1)"
-                    ),
+        let (tx, block) = self
+            .indexed_tx(txid, || {
+                format!(
+                    "transaction {txid} not found (the node finds confirmed transactions only \
+                     with -txindex=1)"
                 )
-            })?;
-        let tx = self.decode_tx(txid, &info.hex)?;
+            })
+            .await?;
         let payload = extract_payload(&tx).map_err(|e| {
             let kind = match e {
                 PayloadError::Missing(_) => ErrorKind::NotFound,
@@ -375,7 +378,7 @@ impl BitcoinAdapter {
                 ),
             ));
         }
-        let (inclusion, confirmations) = match info.blockhash {
+        let (inclusion, confirmations) = match block {
             Some(hash) => self.on_main_chain(hash).await?.ok_or_else(|| {
                 self.error(
                     ErrorKind::NotFound,

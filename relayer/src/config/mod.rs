@@ -295,11 +295,7 @@ fn default_max_backoff() -> u64 {
 impl Config {
     /// Reads `path` and applies the `RELAYER__` environment variables.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            file: file.clone(),
-            source,
-        })?;
+        let (text, file) = read_file(path)?;
         Self::parse(&text, &file, std::env::vars())
     }
 
@@ -310,19 +306,8 @@ impl Config {
         file: &str,
         vars: impl Iterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
-        for (name, value) in vars {
-            if let Some(path) = name.strip_prefix(ENV_PREFIX) {
-                apply_override(&mut table, path, &value).map_err(|message| ConfigError::Key {
-                    file: format!("{file} (environment variable {name})"),
-                    key: path.to_lowercase(),
-                    message,
-                })?;
-            }
-        }
+        let mut table = parse_table(text, file)?;
+        apply_overrides(&mut table, file, vars)?;
         let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError::Key {
                 file: file.to_string(),
@@ -339,12 +324,44 @@ impl Config {
     }
 }
 
-/// Sets the key at `path` (`SECTION__KEY`, matched loosely) to `value`.
-pub(crate) fn apply_override(
+/// The text of the configuration file at `path`, and its name for errors.
+pub(crate) fn read_file(path: &Path) -> Result<(String, String), ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    Ok((text, file))
+}
+
+/// `text` (named `file` in errors) as a TOML table.
+pub(crate) fn parse_table(text: &str, file: &str) -> Result<toml::Table, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        file: file.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Applies the `RELAYER__` variables among `vars` to `table` (read from `file`).
+pub(crate) fn apply_overrides(
     table: &mut toml::Table,
-    path: &str,
-    value: &str,
-) -> Result<(), String> {
+    file: &str,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, value) in vars {
+        if let Some(path) = name.strip_prefix(ENV_PREFIX) {
+            apply_override(table, path, &value).map_err(|message| ConfigError::Key {
+                file: format!("{file} (environment variable {name})"),
+                key: path.to_lowercase(),
+                message,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets the key at `path` (`SECTION__KEY`, matched loosely) to `value`.
+fn apply_override(table: &mut toml::Table, path: &str, value: &str) -> Result<(), String> {
     let segments: Vec<&str> = path.split("__").filter(|s| !s.is_empty()).collect();
     let Some((last, parents)) = segments.split_last() else {
         return Err("empty key".into());

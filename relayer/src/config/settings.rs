@@ -272,32 +272,18 @@ pub fn hostchain_sections(
     path: &Path,
     overridable: bool,
 ) -> Result<Vec<HostchainConfig>, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: file.clone(),
-        source,
-    })?;
-    let mut whole: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
+    let (text, file) = super::read_file(path)?;
     let mut table = toml::Table::new();
-    if let Some(sections) = whole.remove("hostchains") {
+    if let Some(sections) = super::parse_table(&text, &file)?.remove("hostchains") {
         table.insert("hostchains".into(), sections);
     }
-    for (name, value) in std::env::vars().filter(|_| overridable) {
-        if let Some(path) = name.strip_prefix(super::ENV_PREFIX)
-            && path.to_lowercase().starts_with("hostchains__")
-        {
-            super::apply_override(&mut table, path, &value).map_err(|message| {
-                ConfigError::Key {
-                    file: format!("{file} (environment variable {name})"),
-                    key: path.to_lowercase(),
-                    message,
-                }
-            })?;
-        }
-    }
+    let hostchain_vars = std::env::vars().filter(|(name, _)| {
+        overridable
+            && name
+                .to_lowercase()
+                .starts_with(&format!("{}hostchains__", super::ENV_PREFIX.to_lowercase()))
+    });
+    super::apply_overrides(&mut table, &file, hostchain_vars)?;
     let sections: BTreeMap<String, toml::Table> = match table.remove("hostchains") {
         None => BTreeMap::new(),
         Some(value) => value
